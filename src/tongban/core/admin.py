@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from tongban.core.models import PlatformFlag
+
+admin.site.site_header = "通办 tongban"
+admin.site.site_title = "通办后台 / tongban back office"
+
+
+@admin.register(PlatformFlag)
+class PlatformFlagAdmin(admin.ModelAdmin):
+    list_display = ("key", "value", "updated_at")

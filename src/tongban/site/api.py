@@ -1,0 +1,42 @@
+"""The HTTP API under /api/v1: one NinjaAPI, each app contributing its router."""
+
+from __future__ import annotations
+
+from django.db import connection
+from ninja import NinjaAPI, Schema
+
+from tongban.core.api import install_error_handlers
+
+api = NinjaAPI(
+    title="tongban 通办 API",
+    version="1",
+    description=(
+        "通办平台开放接口：数据共享交换、一网通办、电子证照、存证账本。\n\n"
+        "tongban platform API: data sharing, one-stop services, e-certificates, ledger. "
+        'Errors answer `{"error": {"code", "message", "details"}}`.'
+    ),
+    urls_namespace="api",
+)
+install_error_handlers(api)
+
+
+class LedgerHealth(Schema):
+    size: int
+
+
+class Health(Schema):
+    status: str
+    database: str
+    ledger: LedgerHealth
+
+
+@api.get("/health", response=Health, tags=["platform"], summary="Liveness and database check")
+def health(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"status": "ok", "database": connection.vendor, "ledger": {"size": _ledger_size()}}
+
+
+def _ledger_size() -> int:
+    return 0

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tongban.site.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("tongban.identity.urls")),
+    path("", include("tongban.core.urls")),
+]

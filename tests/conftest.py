@@ -1,0 +1,24 @@
+"""Suite-wide fixtures. Every test runs on SQLite and, in `make test`, again on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.test.utils import override_settings
+
+# Tests read static files through the finders: the hashed manifest exists only after
+# `collectstatic`, which production runs once at install.
+_TEST_SETTINGS = override_settings(
+    STORAGES={
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    },
+    # Argon2 is the production hasher; tests that are not about hashing use a fast one.
+    PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings():
+    _TEST_SETTINGS.enable()
+    yield
+    _TEST_SETTINGS.disable()

@@ -1,0 +1,69 @@
+"""The page layout: Chinese first, English on request, accessible, secure headers."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.staticfiles import finders
+
+from tongban.core.models import PlatformFlag
+from tongban.core.navigation import PORTALS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_is_chinese_even_when_browser_prefers_english(client):
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<html lang="zh-hans">' in html
+    assert "办事大厅" in html and "数据目录" in html
+
+
+def test_language_switch_sets_cookie_and_page_turns_english(client):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert response.cookies["tongban_language"].value == "en"
+    html = client.get("/").content.decode()
+    assert '<html lang="en">' in html
+    assert "Service hall" in html and "办事大厅" not in html
+
+
+def test_every_page_has_landmarks_skip_link_and_language_switch(client):
+    html = client.get("/").content.decode()
+    for marker in ('<header', '<nav', '<main id="main"', "<footer", 'class="skip-link"', 'data-testid="language-en"'):
+        assert marker in html
+
+
+@pytest.mark.parametrize("portal", PORTALS, ids=lambda p: p.slug)
+def test_each_portal_in_navigation_answers(client, portal):
+    response = client.get(portal.path)
+    assert response.status_code == 200
+    assert 'aria-current="page"' in response.content.decode()
+
+
+def test_security_headers_on_pages(client):
+    response = client.get("/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_static_assets_are_local_not_cdn(client):
+    html = client.get("/").content.decode()
+    assert "/static/vendor/htmx-" in html
+    assert "http://" not in html.split("<body")[0] and "https://" not in html.split("<body")[0]
+    assert finders.find("vendor/htmx-2.0.11.min.js")
+    assert finders.find("vendor/echarts-5.6.0.min.js")
+
+
+def test_demo_banner_only_with_demo_data(client):
+    assert "demo-banner" not in client.get("/").content.decode()
+    PlatformFlag.objects.create(key=PlatformFlag.DEMO_DATA, value="1")
+    assert "demo-banner" in client.get("/").content.decode()
+
+
+def test_login_page_has_labelled_fields(client):
+    html = client.get("/accounts/login/").content.decode()
+    assert '<label for="id_username">' in html and '<label for="id_password">' in html
+    assert "csrfmiddlewaretoken" in html
