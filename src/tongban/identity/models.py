@@ -89,6 +89,7 @@ class RoleAssignment(models.Model):
     class Role(models.TextChoices):
         BUREAU_ADMIN = "bureau_admin", _("Big-data bureau administrator")
         CDO = "cdo", _("Chief data officer")
+        DEPT_ADMIN = "dept_admin", _("Department administrator")
         STEWARD = "steward", _("Data steward")
         APPROVER = "approver", _("Approver")
         CLERK = "clerk", _("Service-window clerk")
@@ -154,3 +155,38 @@ class Enterprise(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AccessToken(models.Model):
+    """A bearer token: a person's short-lived API session, or a department system's credential.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, at creation.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", _("User session")
+        SYSTEM = "system", _("Department system")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    prefix = models.CharField(_("key prefix"), max_length=12, help_text=_("Shown to tell tokens apart."))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    user = models.ForeignKey(User, verbose_name=_("user"), null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="access_tokens")
+    department = models.ForeignKey(Department, verbose_name=_("department"), null=True, blank=True,
+                                   on_delete=models.CASCADE, related_name="system_tokens")
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    created_by = models.ForeignKey(User, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("access token")
+        verbose_name_plural = _("access tokens")
+        indexes = [models.Index(fields=["department", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"

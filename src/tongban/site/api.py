@@ -6,6 +6,8 @@ from django.db import connection
 from ninja import NinjaAPI, Schema
 
 from tongban.core.api import install_error_handlers
+from tongban.identity import api as identity_api
+from tongban.identity.auth import api_auth
 
 api = NinjaAPI(
     title="tongban 通办 API",
@@ -16,8 +18,13 @@ api = NinjaAPI(
         'Errors answer `{"error": {"code", "message", "details"}}`.'
     ),
     urls_namespace="api",
+    # Deny by default: every operation needs a caller unless it says auth=None.
+    auth=api_auth,
 )
 install_error_handlers(api)
+api.add_router("/auth", identity_api.auth_router)
+api.add_router("/", identity_api.me_router)
+api.add_router("/identity", identity_api.router)
 
 
 class LedgerHealth(Schema):
@@ -30,7 +37,7 @@ class Health(Schema):
     ledger: LedgerHealth
 
 
-@api.get("/health", response=Health, tags=["platform"], summary="Liveness and database check")
+@api.get("/health", response=Health, auth=None, tags=["platform"], summary="Liveness and database check")
 def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

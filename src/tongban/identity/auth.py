@@ -1,0 +1,37 @@
+"""How the API learns who is calling: a bearer token (user or department system) or, for the
+site's own pages calling the API, the Django session (with CSRF). Both yield an ``Actor``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from ninja.security import APIKeyCookie, HttpBearer
+
+from tongban.identity.access import actor_for_user
+from tongban.identity.mfa import mfa_required
+from tongban.identity.tokens import actor_for_bearer
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request, token):
+        actor = actor_for_bearer(token)
+        if actor is not None:
+            request.actor = actor
+        return actor
+
+
+class SessionActorAuth(APIKeyCookie):
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request, key):
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        # A session that has not passed TOTP where the role requires it is not a login.
+        if mfa_required(user) and not user.is_verified():
+            return None
+        actor = actor_for_user(user)
+        request.actor = actor
+        return actor
+
+
+api_auth = [BearerAuth(), SessionActorAuth()]
