@@ -36,7 +36,7 @@ demo: install
 	$(BIN)/tongban demo
 	@echo
 	@echo "打开 Open: http://$(BIND)   (Ctrl-C 停止 / to stop)"
-	$(BIN)/tongban serve --bind $(BIND)
+	TONGBAN_MFA_REQUIRED=$${TONGBAN_MFA_REQUIRED:-0} $(BIN)/tongban serve --bind $(BIND)
 
 test: install-test
 	@scripts/ensure-system-packages chromium:chromium

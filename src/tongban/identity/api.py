@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from ninja import Router
+from ninja import Router, Status
 
 from tongban.identity import services, tokens
 from tongban.identity.models import AccessToken, User
@@ -30,8 +30,9 @@ router = Router(tags=["identity"])
 
 @auth_router.post("/token", response=TokenOut, auth=None, summary="Log in: a short-lived bearer token")
 def token(request, payload: TokenIn):
-    with transaction.atomic():
-        issued = tokens.login_for_token(request, payload.username, payload.password, payload.otp)
+    # No transaction around the whole call: a failed attempt must stay recorded (lockout
+    # counting) although the request fails. login_for_token commits the token on its own.
+    issued = tokens.login_for_token(request, payload.username, payload.password, payload.otp)
     return {"access_token": issued.key, "token_type": "Bearer", "expires_in": issued.expires_in}
 
 
@@ -40,7 +41,7 @@ def logout(request):
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         tokens.revoke_user_token(header[7:].strip())
-    return 204, None
+    return Status(204, None)
 
 
 @me_router.get("/me", response=MeOut, summary="The calling account")
@@ -52,21 +53,21 @@ def me(request):
 def change_password(request, payload: PasswordChangeIn):
     with transaction.atomic():
         services.change_password(request.auth, old_password=payload.old_password, new_password=payload.new_password)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/citizens", response={201: AccountOut}, auth=None, summary="Register a citizen account")
 def register_citizen(request, payload: CitizenIn):
     with transaction.atomic():
         user = services.register_citizen(**payload.dict())
-    return 201, user
+    return Status(201, user)
 
 
 @router.post("/enterprises", response={201: AccountOut}, auth=None, summary="Register an enterprise account")
 def register_enterprise(request, payload: EnterpriseIn):
     with transaction.atomic():
         user = services.register_enterprise(**payload.dict())
-    return 201, user
+    return Status(201, user)
 
 
 def _token_out(token: AccessToken) -> dict:
@@ -88,7 +89,7 @@ def create_token(request, payload: SystemTokenIn):
     with transaction.atomic():
         issued = tokens.create_system_token(request.auth, name=payload.name, scopes=payload.scopes,
                                             expires_in_days=payload.expires_in_days)
-    return 201, {**_token_out(issued.token), "access_token": issued.key}
+    return Status(201, {**_token_out(issued.token), "access_token": issued.key})
 
 
 @router.post("/tokens/{token_id}/revoke", response=SystemTokenOut, summary="Revoke a system token")
@@ -114,7 +115,7 @@ def create_official(request, payload: OfficialIn):
         user = services.create_official(request.auth, username=payload.username, full_name=payload.full_name,
                                         password=payload.password, roles=payload.roles,
                                         department_code=payload.department, phone=payload.phone)
-    return 201, _official_out(user)
+    return Status(201, _official_out(user))
 
 
 @router.put("/officials/{username}/roles", response=OfficialOut, summary="Set an official's roles")

@@ -82,6 +82,12 @@ def load(context: DemoContext) -> None:
     enterprises = _load_enterprises(context, counties)
     _load_public_accounts(context, citizens, enterprises)
     context.notes.append(
+        "双因素认证 TOTP: bureau-admin 登录后在「我的 → 双因素认证」(/me/two-factor/) 用验证器 App 扫码启用；"
+        "生产环境对 bureau_admin/cdo 强制 (TONGBAN_MFA_REQUIRED=1)，make demo 默认关闭强制。 / "
+        "Enrol TOTP at /me/two-factor/; enforced for bureau_admin and cdo unless TONGBAN_MFA_REQUIRED=0 "
+        "(make demo switches enforcement off)."
+    )
+    context.notes.append(
         f"{len(departments)} 个部门 departments, {Citizen.objects.count()} 名自然人 citizens, "
         f"{Enterprise.objects.count()} 家企业 enterprises"
     )

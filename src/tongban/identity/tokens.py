@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, user_login_failed
+from django.db import transaction
 from django.utils import timezone
 
 from tongban.core.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
@@ -62,7 +63,12 @@ class IssuedToken:
 
 
 def login_for_token(request, username: str, password: str, otp: str | None = None) -> IssuedToken:
-    """Check credentials (with lockout and TOTP) and issue a short-lived user token."""
+    """Check credentials (with lockout and TOTP) and issue a short-lived user token.
+
+    The exception to "the caller holds the transaction": failed attempts are recorded
+    (django-axes, security events) even though the call then fails, so this function must
+    run outside a transaction and commits the issued token in its own.
+    """
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
         events.record_auth_event(events.LOCKED_OUT, actor=username)
@@ -72,8 +78,9 @@ def login_for_token(request, username: str, password: str, otp: str | None = Non
         raise NotAuthenticated("用户名或密码错误", "Wrong username or password", code="invalid_credentials")
     if mfa_required(user):
         check_second_factor(request, user, otp)
-    issued = issue_user_token(user)
-    events.record_auth_event(events.LOGIN_SUCCEEDED, actor=user.username, payload={"channel": "api"})
+    with transaction.atomic():
+        issued = issue_user_token(user)
+        events.record_auth_event(events.LOGIN_SUCCEEDED, actor=user.username, payload={"channel": "api"})
     return issued
 
 

@@ -50,7 +50,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tongban.core.middleware.ApiErrorEnvelopeMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
-    "axes.middleware.AxesMiddleware",
+    "tongban.identity.middleware.PageAxesMiddleware",
 ]
 
 ROOT_URLCONF = "tongban.site.urls"
