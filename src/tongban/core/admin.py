@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tongban.core.models import PlatformFlag
+from tongban.core.models import CalendarDay, PlatformFlag
 
 admin.site.site_header = "通办 tongban"
 admin.site.site_title = "通办后台 / tongban back office"
@@ -9,3 +9,10 @@ admin.site.site_title = "通办后台 / tongban back office"
 @admin.register(PlatformFlag)
 class PlatformFlagAdmin(admin.ModelAdmin):
     list_display = ("key", "value", "updated_at")
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    list_display = ("date", "kind", "name")
+    list_filter = ("kind",)
+    date_hierarchy = "date"

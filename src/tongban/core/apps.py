@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "tongban.core"
     label = "core"
     verbose_name = _("Platform core")
+
+    def ready(self) -> None:
+        from tongban.core import signals
+
+        signals.connect()
