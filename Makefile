@@ -36,7 +36,7 @@ demo: install
 	$(BIN)/tongban demo
 	@echo
 	@echo "打开 Open: http://$(BIND)   (Ctrl-C 停止 / to stop)"
-	TONGBAN_MFA_REQUIRED=$${TONGBAN_MFA_REQUIRED:-0} $(BIN)/tongban serve --bind $(BIND)
+	scripts/run-demo-server $(BIND)
 
 test: install-test
 	@scripts/ensure-system-packages chromium:chromium

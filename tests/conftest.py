@@ -19,6 +19,10 @@ _TEST_SETTINGS = override_settings(
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_settings():
+    from huey.contrib.djhuey import HUEY
+
     _TEST_SETTINGS.enable()
+    # Background jobs run in the test process, synchronously (huey's immediate mode).
+    HUEY.immediate = True
     yield
     _TEST_SETTINGS.disable()

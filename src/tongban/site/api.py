@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from django.db import connection
 from ninja import NinjaAPI, Schema
 
 from tongban.core.api import install_error_handlers
+from tongban.core.jobs import job_for
 from tongban.identity import api as identity_api
 from tongban.identity.auth import api_auth
 
@@ -25,6 +29,31 @@ install_error_handlers(api)
 api.add_router("/auth", identity_api.auth_router)
 api.add_router("/", identity_api.me_router)
 api.add_router("/identity", identity_api.router)
+
+
+class JobOut(Schema):
+    id: str
+    kind: str
+    status: str
+    progress: float | None
+    done: int
+    total: int | None
+    result: Any = None
+    created_at: str
+    finished_at: str | None
+
+
+@api.get("/jobs/{job_id}", response=JobOut, tags=["platform"], summary="A background job's status and progress")
+def job(request, job_id: UUID):
+    actor = request.auth
+    oversight = actor.is_bureau and actor.has_role("bureau_admin", "cdo")
+    found = job_for(actor.username, job_id, oversight=oversight)
+    return {
+        "id": str(found.pk), "kind": found.kind, "status": found.status, "progress": found.progress,
+        "done": found.done, "total": found.total, "result": found.result,
+        "created_at": found.created_at.isoformat(),
+        "finished_at": found.finished_at.isoformat() if found.finished_at else None,
+    }
 
 
 class LedgerHealth(Schema):

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "huey.contrib.djhuey",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -115,6 +116,16 @@ AXES_VERBOSE = False
 # Our PageAxesMiddleware subclasses axes' middleware (it leaves /api/ to the API's own answer);
 # axes' check looks for its class by name only.
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+
+# Background jobs (huey): SQLite queue in the data directory, Redis when TONGBAN_REDIS_URL is set.
+_REDIS_URL = os.environ.get("TONGBAN_REDIS_URL")
+HUEY = {
+    "name": "tongban",
+    "huey_class": "huey.RedisHuey" if _REDIS_URL else "huey.SqliteHuey",
+    "connection": {"url": _REDIS_URL} if _REDIS_URL else {"filename": str(DATA_DIR / "jobs.sqlite3")},
+    # Run tasks in the calling process (tests, or a deployment without a worker).
+    "immediate": env_flag("TONGBAN_JOBS_IMMEDIATE"),
+}
 
 # Two-factor authentication: TOTP required for these roles unless switched off (demo only).
 TONGBAN_MFA_REQUIRED = env_flag("TONGBAN_MFA_REQUIRED", True)
