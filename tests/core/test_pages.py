@@ -7,6 +7,7 @@ from django.contrib.staticfiles import finders
 
 from tongban.core.models import PlatformFlag
 from tongban.core.navigation import PORTALS
+from tongban.identity.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,9 @@ def test_every_page_has_landmarks_skip_link_and_language_switch(client):
 
 @pytest.mark.parametrize("portal", PORTALS, ids=lambda p: p.slug)
 def test_each_portal_in_navigation_answers(client, portal):
+    if portal.slug == "me":  # "My space" is the account page (identity): it asks to log in first
+        assert client.get(portal.path).url.startswith("/accounts/login/")
+        client.force_login(User.objects.create_user("nav-visitor", kind=User.Kind.CITIZEN))
     response = client.get(portal.path)
     assert response.status_code == 200
     assert 'aria-current="page"' in response.content.decode()
@@ -67,3 +71,10 @@ def test_login_page_has_labelled_fields(client):
     html = client.get("/accounts/login/").content.decode()
     assert '<label for="id_username">' in html and '<label for="id_password">' in html
     assert "csrfmiddlewaretoken" in html
+
+
+def test_home_portal_cards_link_to_their_portals(client):
+    html = client.get("/").content.decode()
+    cards = html.split('class="portal-grid"')[1]
+    for portal in PORTALS:
+        assert f'href="{portal.path}"' in cards
