@@ -529,3 +529,42 @@ def test_officials_page_is_403_for_other_roles(client):
     assert client.get("/workbench/officials/").status_code == 403
     client.force_login(make_citizen_user())
     assert client.get("/workbench/officials/").status_code == 403
+
+
+# --- back office --------------------------------------------------------------------------------
+
+
+def test_admin_has_no_password_only_login(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_admin_refuses_bureau_admin_session_without_second_factor(client, settings):
+    from tests.identity.factories import make_department, make_official
+
+    settings.TONGBAN_MFA_REQUIRED = True
+    boss = make_official("boss", make_department("bureau", is_bureau=True), ["bureau_admin"])
+    boss.is_superuser = True
+    boss.save()
+    client.force_login(boss)  # a password-only session
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert client.get("/admin/login/")["Location"] == "/me/two-factor/"
+
+
+def test_admin_admits_staff_without_mfa_requirement(client, settings):
+    from tests.identity.factories import make_department, make_official
+
+    settings.TONGBAN_MFA_REQUIRED = True
+    steward = make_official("steward", make_department("market"), ["steward"])
+    client.force_login(steward)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_admin_login_refuses_citizen_with_a_page(client):
+    from tests.identity.factories import make_citizen_user
+
+    client.force_login(make_citizen_user())
+    response = client.get("/admin/login/")
+    assert response.status_code == 403

@@ -2,9 +2,6 @@ from django.contrib import admin
 
 from tongban.core.models import CalendarDay, PlatformFlag
 
-admin.site.site_header = "通办 tongban"
-admin.site.site_title = "通办后台 / tongban back office"
-
 
 @admin.register(PlatformFlag)
 class PlatformFlagAdmin(admin.ModelAdmin):

@@ -6,3 +6,4 @@ class IdentityConfig(AppConfig):
     name = "tongban.identity"
     label = "identity"
     verbose_name = _("Identity and access")
+

@@ -23,7 +23,7 @@ INSTALLED_APPS = [
     # Our apps first so their templates (admin, registration) take precedence.
     "tongban.core",
     "tongban.identity",
-    "django.contrib.admin",
+    "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
