@@ -19,6 +19,11 @@ _TEST_SETTINGS = override_settings(
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_settings():
+    from django.conf import settings
+
+    if not settings.configured:  # pure-Python modules also run without Django (-p no:django)
+        yield
+        return
     from huey.contrib.djhuey import HUEY
 
     _TEST_SETTINGS.enable()

@@ -19,6 +19,8 @@ from tests.identity.factories import (
 )
 from tongban.identity.generators import make_id_number, make_uscc
 from tongban.identity.models import AccessToken, Citizen, Enterprise, User
+from tongban.ledger import services as ledger
+from tongban.ledger.models import LedgerEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +74,7 @@ def test_wrong_password_is_401(client):
     assert error_code(response) == "invalid_credentials"
 
 
-def test_locked_after_five_failures_even_with_right_password(client, caplog):
+def test_locked_after_five_failures_even_with_right_password(client):
     make_citizen_user("zhangsan")
     for _ in range(4):
         assert post(client, "/auth/token", {"username": "zhangsan", "password": "wrong"}).status_code == 401
@@ -80,7 +82,11 @@ def test_locked_after_five_failures_even_with_right_password(client, caplog):
     assert fifth.status_code == 429 and error_code(fifth) == "account_locked"
     right = post(client, "/auth/token", {"username": "zhangsan", "password": PASSWORD})
     assert right.status_code == 429 and error_code(right) == "account_locked"
-    assert "identity.locked_out" in caplog.text
+    # In the ledger, the typed username is filed only under its keyed hash.
+    locked = LedgerEvent.objects.filter(action="identity.locked_out")
+    assert locked.count() == 2  # the fifth failure, and the right password tried while locked
+    assert all(e.actor == "anonymous" and "zhangsan" not in bytes(e.entry).decode() for e in locked)
+    assert list(ledger.entries_for_subject("zhangsan").filter(action="identity.login_failed")) != []
 
 
 def test_expired_user_token_is_401(client):
@@ -177,6 +183,8 @@ def test_register_citizen_then_log_in(client):
     citizen = Citizen.objects.get(user__username="lisi")
     assert citizen.sex == "male" and citizen.birth_date == datetime.date(1988, 8, 8)
     assert User.objects.get(username="lisi").password.startswith("md5$")  # hashed, never clear
+    registered = LedgerEvent.objects.get(action="identity.account_registered")
+    assert registered.actor == "lisi"
     assert login(client, "lisi", "Strong-Pass-2026")
 
 
@@ -318,7 +326,7 @@ def test_bureau_admin_creates_official_in_any_department(client, admins):
     assert response.json()["department"] == "health" and response.json()["roles"] == ["clerk"]
 
 
-def test_department_admin_limited_to_own_department_and_roles(client, admins, caplog):
+def test_department_admin_limited_to_own_department_and_roles(client, admins):
     admin = login(client, "m-admin")
     assert post(client, "/identity/officials", _official(), admin).json()["department"] == "market"
     other = post(client, "/identity/officials", _official(username="x2", department="health"), admin)
@@ -328,7 +336,9 @@ def test_department_admin_limited_to_own_department_and_roles(client, admins, ca
     changed = client.put("/api/v1/identity/officials/m-steward/roles", data=json.dumps({"roles": ["approver"]}),
                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {admin}")
     assert changed.status_code == 200 and changed.json()["roles"] == ["approver"]
-    assert "identity.roles_changed" in caplog.text
+    event = LedgerEvent.objects.get(action="identity.roles_changed")
+    assert (event.actor, event.subject, event.department) == ("m-admin", "m-steward", "market")
+    assert json.loads(bytes(event.entry))["payload"] == {"before": ["steward"], "after": ["approver"]}
 
 
 def test_steward_cannot_manage_officials(client, admins):

@@ -20,6 +20,14 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/identity/citizens"),
     ("POST", "/api/v1/identity/enterprises"),
+    # The catalog of open resources is public (the public sees published resources whose open
+    # class is open or conditional; a caller who signs in sees more). Data standards are public.
+    ("GET", "/api/v1/catalog/resources"),
+    ("GET", "/api/v1/catalog/resources/{code}"),
+    ("GET", "/api/v1/catalog/export.csv"),
+    ("GET", "/api/v1/catalog/data-elements"),
+    ("GET", "/api/v1/catalog/data-elements/{identifier}"),
+    ("GET", "/api/v1/catalog/code-lists"),
 }
 # Public operations added by apps that publish to everyone (e.g. the ledger for auditors).
 PUBLIC_PREFIXES = ("/api/v1/ledger/",)

@@ -1,14 +1,18 @@
 """The one place identity reports security events (logins, lockouts, tokens, role changes).
 
-Security oversight reads these; the tamper-evident ledger takes them through this one call,
-so no other module writes auth events. Personal identifiers are never logged here: events name
-accounts by username and user id only.
+Each event goes to the tamper-evident ledger (in the caller's transaction) and to the
+``tongban.security`` log; security oversight reads them there. Personal identifiers never go in
+clear: events name accounts by username. The name typed into a failed login is not trusted —
+it may be someone else's account or a mistyped password — so it is filed only as a keyed
+hash: the account's owner can still find the attempts on their account, nobody can read it.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from tongban.ledger import services as ledger
 
 logger = logging.getLogger("tongban.security")
 
@@ -24,9 +28,16 @@ ACCOUNT_REGISTERED = "identity.account_registered"
 MFA_ENROLLED = "identity.mfa_enrolled"
 PASSWORD_CHANGED = "identity.password_changed"  # noqa: S105 - an event name
 
+UNTRUSTED_ACTOR_ACTIONS = {LOGIN_FAILED, LOCKED_OUT}
+
 
 def record_auth_event(action: str, *, actor: str, subject: str = "", department: str | None = None,
                       payload: dict[str, Any] | None = None) -> None:
     """Record one security event. Runs inside the caller's transaction."""
+    if action in UNTRUSTED_ACTOR_ACTIONS:
+        ledger.record(actor="anonymous", action=action, payload=payload, subject_ids=[actor])
+        logger.info("%s %s", action, payload or {})
+        return
+    ledger.record(actor=actor, action=action, subject=subject, department=department, payload=payload)
     logger.info("%s actor=%s subject=%s department=%s %s", action, actor, subject, department or "-",
                 payload or {})

@@ -8,10 +8,13 @@ from uuid import UUID
 from django.db import connection
 from ninja import NinjaAPI, Schema
 
+from tongban.catalog import api as catalog_api
 from tongban.core.api import install_error_handlers
 from tongban.core.jobs import job_for
 from tongban.identity import api as identity_api
 from tongban.identity.auth import api_auth
+from tongban.ledger import api as ledger_api
+from tongban.ledger import services as ledger_services
 
 api = NinjaAPI(
     title="tongban 通办 API",
@@ -26,9 +29,11 @@ api = NinjaAPI(
     auth=api_auth,
 )
 install_error_handlers(api)
+api.add_router("/ledger", ledger_api.router)
 api.add_router("/auth", identity_api.auth_router)
 api.add_router("/", identity_api.me_router)
 api.add_router("/identity", identity_api.router)
+api.add_router("/catalog", catalog_api.router)
 
 
 class JobOut(Schema):
@@ -75,4 +80,4 @@ def health(request):
 
 
 def _ledger_size() -> int:
-    return 0
+    return ledger_services.tree_size()

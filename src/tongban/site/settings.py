@@ -19,10 +19,25 @@ CSRF_TRUSTED_ORIGINS = env_list("TONGBAN_CSRF_TRUSTED_ORIGINS", "")
 TONGBAN_REGION = os.environ.get("TONGBAN_REGION", "330000")
 TONGBAN_NODE_NAME = os.environ.get("TONGBAN_NODE_NAME", f"tongban.{TONGBAN_REGION}")
 
+# Tamper-evident ledger: "standard" = SHA-256 + Ed25519, "national" = SM3 + SM2 (GB/T 32918).
+# Fixed for the life of a ledger: the integrator refuses to extend a tree made with the other.
+TONGBAN_CRYPTO_PROFILE = os.environ.get("TONGBAN_CRYPTO_PROFILE", "standard")
+TONGBAN_KEYSTORE_DIR = DATA_DIR / "keystore"  # checkpoint signing key and subject-hash secret
+# Integrate right after a recording transaction commits; the `tongban ledger integrate
+# --follow` worker catches whatever that skips (another integrator held the lock).
+TONGBAN_LEDGER_INTEGRATE_ON_COMMIT = env_flag("TONGBAN_LEDGER_INTEGRATE_ON_COMMIT", True)
+# SQLite with a threaded server: integrate after a commit at most once per this many ms per
+# process (writer threads of one process starve each other otherwise; see ledger.integrator).
+TONGBAN_LEDGER_COALESCE_MS = int(os.environ.get("TONGBAN_LEDGER_COALESCE_MS", "0"))
+# SQLite connections that serve ledger proofs read the file through a memory map of this size.
+TONGBAN_LEDGER_SQLITE_MMAP_MB = int(os.environ.get("TONGBAN_LEDGER_SQLITE_MMAP_MB", "256"))
+
 INSTALLED_APPS = [
     # Our apps first so their templates (admin, registration) take precedence.
     "tongban.core",
+    "tongban.ledger",
     "tongban.identity",
+    "tongban.catalog",
     "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",
     "django.contrib.contenttypes",

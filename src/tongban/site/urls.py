@@ -8,5 +8,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("tongban.identity.urls")),
+    path("ledger/", include("tongban.ledger.urls")),
+    path("", include("tongban.catalog.urls")),  # /catalog/, /open-data/, /catalog.jsonld, /workbench/catalog/
     path("", include("tongban.core.urls")),
 ]
