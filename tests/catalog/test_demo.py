@@ -10,6 +10,7 @@ from django.core.management import call_command
 from tongban.catalog import services
 from tongban.catalog.models import Item, Resource
 from tongban.identity.access import ANONYMOUS
+from tongban.ledger.models import LedgerEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,9 @@ def test_demo_catalog_is_realistic_and_idempotent():
     call_command("demo", stdout=io.StringIO())
     assert _snapshot() == first
     published = Resource.objects.filter(status="published")
+    # Each demo publication is on the ledger once, however often the demo is loaded.
+    logged = LedgerEvent.objects.filter(action=services.PUBLISHED).values_list("subject", flat=True)
+    assert sorted(logged) == sorted(f"resource:{code}" for code in published.values_list("code", flat=True))
     assert published.count() >= 60
     assert published.values("department").distinct().count() >= 10
     assert {"open_share", "conditional", "no_share"} <= set(published.values_list("sharing", flat=True))

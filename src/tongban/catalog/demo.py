@@ -14,9 +14,11 @@ import datetime
 from tongban.catalog import quality, search
 from tongban.catalog.models import Item, Resource, ResourceSequence, ReviewComment
 from tongban.catalog.rules import clean_items, clean_resource, current_elements
+from tongban.catalog.services import PUBLISHED
 from tongban.catalog.spreadsheet import parse_items
 from tongban.core.demo import DemoContext
 from tongban.identity.models import Department
+from tongban.ledger import services as ledger
 
 # Item building blocks (mini-syntax).
 P_ID = "公民身份号码:id_number:主体标识:核心:个人敏感:英文=ID number:脱敏=首3尾4"
@@ -404,6 +406,9 @@ def load(context: DemoContext) -> None:
             ReviewComment.objects.create(resource=resource, author="bureau-admin",
                                          decision=ReviewComment.Decision.PUBLISH, comment="演示数据：审核通过")
             search.index_resource(resource)
+            # The demo's publications are on the public ledger like real ones.
+            ledger.record(actor="bureau-admin", action=PUBLISHED, subject=f"resource:{code}", department="bureau",
+                          payload={"version": 1, "demo": True})
             created += 1
         sequence, _ = ResourceSequence.objects.get_or_create(department=department)
         if sequence.last < len(specs):

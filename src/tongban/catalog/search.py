@@ -28,10 +28,12 @@ resource is published, superseded or deprecated.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import Count
 
 from tongban.catalog import segment
 from tongban.catalog.models import Resource
@@ -299,13 +301,32 @@ def search_ids(query: str, filters: dict, *, public: bool, page: int, page_size:
 
 def facet_counts(resource_ids: list[int] | None, base_queryset) -> dict[str, Counter]:
     """Counts per value of each facet field, over ``resource_ids`` (or over ``base_queryset``)."""
-    rows = base_queryset if resource_ids is None else Resource.objects.filter(pk__in=resource_ids)
-    counters: dict[str, Counter] = {name: Counter() for name in FACET_FIELDS}
     columns = [FILTER_COLUMNS[name] for name in FACET_FIELDS]
-    for values in rows.order_by().values_list(*columns):
+    if resource_ids is None:
+        rows = base_queryset.order_by().values_list(*columns).annotate(n=Count("pk"))
+    else:
+        rows = _facet_rows(resource_ids, columns)
+    counters: dict[str, Counter] = {name: Counter() for name in FACET_FIELDS}
+    for *values, n in rows:
         for name, value in zip(FACET_FIELDS, values, strict=True):
-            counters[name][value] += 1
+            counters[name][value] += n
     return counters
+
+
+def _facet_rows(resource_ids: list[int], columns: list[str]) -> list[tuple]:
+    """(facet values…, count) per combination over up to ``CANDIDATES`` rows, grouped in SQL and
+    with the ids passed as ONE parameter: an ORM ``pk__in`` of 2,000 ids cost more to compile
+    than the query took to run."""
+    select = ", ".join(columns)  # whitelisted column names
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT {select}, count(*) FROM catalog_resource WHERE id = ANY(%s) "  # noqa: S608
+                           f"GROUP BY {select}", [list(resource_ids)])
+        else:
+            cursor.execute(f"SELECT {select}, count(*) FROM catalog_resource "  # noqa: S608
+                           f"WHERE id IN (SELECT value FROM json_each(%s)) GROUP BY {select}",
+                           [json.dumps(list(resource_ids))])
+        return cursor.fetchall()
 
 
 def all_match_ids(query: str, filters: dict, *, public: bool, limit: int) -> list[int] | None:

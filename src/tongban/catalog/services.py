@@ -221,7 +221,9 @@ def search_resources(actor: Actor, q: str = "", *, department: str | None = None
         facet_ids = None
         if with_facets:
             # Exact facets when the matches are few; otherwise over the ranked candidates (flagged).
-            facet_ids = None if hits.count > search.FACET_EXACT_LIMIT else search.all_match_ids(
+            # A capped (inexact) count already says there are too many to list them all.
+            too_many = hits.count > search.FACET_EXACT_LIMIT or not hits.count_exact
+            facet_ids = None if too_many else search.all_match_ids(
                 q, filters, public=public, limit=search.FACET_EXACT_LIMIT)
             if facet_ids is None:
                 facet_ids, facets_exact = hits.candidate_ids, False
