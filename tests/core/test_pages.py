@@ -78,3 +78,9 @@ def test_home_portal_cards_link_to_their_portals(client):
     cards = html.split('class="portal-grid"')[1]
     for portal in PORTALS:
         assert f'href="{portal.path}"' in cards
+
+
+def test_language_switch_names_each_language_in_itself(client):
+    assert '>English</button>' in client.get("/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert '>简体中文</button>' in client.get("/").content.decode()
