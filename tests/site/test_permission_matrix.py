@@ -28,6 +28,10 @@ PUBLIC = {
     ("GET", "/api/v1/catalog/data-elements"),
     ("GET", "/api/v1/catalog/data-elements/{identifier}"),
     ("GET", "/api/v1/catalog/code-lists"),
+    # Anyone may verify a credential, and fetch the trust list and status lists a verifier needs.
+    ("POST", "/api/v1/credentials/verify"),
+    ("GET", "/api/v1/credentials/trust-list"),
+    ("GET", "/api/v1/credentials/status/{purpose}/{list_id}"),
 }
 # Public operations added by apps that publish to everyone (e.g. the ledger for auditors).
 PUBLIC_PREFIXES = ("/api/v1/ledger/",)
@@ -35,6 +39,7 @@ PUBLIC_PREFIXES = ("/api/v1/ledger/",)
 SELF_SERVICE = {
     ("GET", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
+    ("GET", "/api/v1/me/credentials"),
     ("POST", "/api/v1/auth/logout"),
 }
 

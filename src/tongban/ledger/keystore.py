@@ -95,7 +95,7 @@ def subject_secret() -> bytes:
 @functools.lru_cache(maxsize=8)
 def _load_signer(path: str, profile_name: str, name: str) -> notes.Signer:
     profile = PROFILES[profile_name]
-    key = notes.load_private_key_pem(_read_or_create_key(Path(path), profile))
+    key = notes.load_private_key_pem(read_or_create_key_pem(Path(path), profile))
     return profile.make_signer(name, key)
 
 
@@ -104,8 +104,8 @@ def _subject_secret(path: str) -> bytes:
     return read_or_create_secret(Path(path)).encode("ascii")
 
 
-def _read_or_create_key(path: Path, profile: CryptoProfile) -> bytes:
-    """The PEM at ``path``, generated on first use.
+def read_or_create_key_pem(path: Path, profile: CryptoProfile) -> bytes:
+    """The PEM at ``path``, generated with ``profile``'s algorithm on first use (mode 0600).
 
     The key is written to a private temporary file and then hard-linked into place: linking
     fails if the name exists, so two workers starting at once agree on one key, and neither
@@ -128,3 +128,6 @@ def _read_or_create_key(path: Path, profile: CryptoProfile) -> bytes:
     finally:
         os.unlink(tmp)
     return pem
+
+
+_read_or_create_key = read_or_create_key_pem  # the name tongban.credentials.issuer_keys imports

@@ -49,6 +49,6 @@
     const root = await recompute();
     const ok = root !== null && root === data.root;
     output.textContent = (ok ? "✔ " + data.ok : "✘ " + data.bad) + (root ? " " + root : "");
-    output.className = "verdict " + (ok ? "ok" : "bad");
+    output.className = "browser-verdict verdict " + (ok ? "ok" : "bad");
   });
 })();
