@@ -16,6 +16,8 @@ from tongban.core.errors import InvalidInput, NotAuthenticated, NotFound, Permis
 from tongban.identity.models import RoleAssignment, User
 
 Role = RoleAssignment.Role
+# Roles with platform-wide reach: only the bureau's administrator grants them.
+PLATFORM_ROLES = frozenset({Role.BUREAU_ADMIN, Role.CDO, Role.AUDITOR})
 
 # Scopes a department-system token may carry: "<app>:<action>". Tokens of people carry none
 # (``scopes is None``): their rights come from their roles.

@@ -13,12 +13,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.core.errors import NotFound, PermissionDenied
 from tongban.identity import services
-from tongban.identity.access import Actor, Role
+from tongban.identity.access import PLATFORM_ROLES, Actor, Role
 from tongban.identity.models import Department, User
 
 # Roles only the bureau grants (mirrors ``services._check_roles``, which enforces it): the
 # pages offer them to the bureau administrator only.
-PLATFORM_ROLES = frozenset({Role.BUREAU_ADMIN, Role.CDO, Role.AUDITOR})
 
 
 def is_bureau_admin(actor: Actor) -> bool:

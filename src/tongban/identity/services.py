@@ -15,7 +15,7 @@ from django.utils.translation import gettext, override
 
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.identity import events
-from tongban.identity.access import Actor, Role, require_authenticated, require_role
+from tongban.identity.access import PLATFORM_ROLES, Actor, Role, require_authenticated, require_role
 from tongban.identity.models import Citizen, Department, Enterprise, Region, RoleAssignment, User
 from tongban.identity.validators import validate_id_number, validate_uscc
 
@@ -162,8 +162,7 @@ def _check_roles(actor: Actor, roles: list[str]) -> list[str]:
         raise InvalidInput("角色无效", "Unknown role", code="invalid_roles",
                            details={"unknown": unknown, "allowed": list(Role.values)})
     # Platform-wide roles are granted by the bureau only.
-    platform_roles = {Role.BUREAU_ADMIN, Role.CDO, Role.AUDITOR}
-    if platform_roles.intersection(chosen) and not (actor.is_bureau and actor.has_role(Role.BUREAU_ADMIN)):
+    if PLATFORM_ROLES.intersection(chosen) and not (actor.is_bureau and actor.has_role(Role.BUREAU_ADMIN)):
         raise PermissionDenied("平台级角色只能由大数据局授予", "Only the bureau grants platform-wide roles")
     return chosen
 
