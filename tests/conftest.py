@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.test.utils import override_settings
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, not speed: on a shared 2-core CI machine running two suites,
+# hypothesis's default 200 ms per-example deadline fails correct code now and then.
+hypothesis_settings.register_profile("tongban", deadline=None)
+hypothesis_settings.load_profile("tongban")
 
 # Tests read static files through the finders: the hashed manifest exists only after
 # `collectstatic`, which production runs once at install.
