@@ -21,7 +21,7 @@ from tongban.catalog.forms import DeprecateForm, ImportForm, ItemFormSet, Resour
 from tongban.catalog.models import Resource
 from tongban.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from tongban.identity.access import ANONYMOUS, actor_for_user
-from tongban.identity.mfa import mfa_required
+from tongban.identity.decorators import error_page, needs_second_factor
 
 FACET_LABELS = {
     "department": gettext_lazy("Provider department"), "sharing": gettext_lazy("Sharing class"),
@@ -35,13 +35,9 @@ def _actor(request):
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
-    if mfa_required(user) and not (getattr(user, "is_verified", None) and user.is_verified()):
+    if needs_second_factor(request):
         return ANONYMOUS  # a session that has not passed the second factor is not a login
     return actor_for_user(user)
-
-
-def _error_page(request, error: DomainError):
-    return render(request, "catalog/error.html", {"error": error}, status=error.status)
 
 
 def official_page(view):
@@ -55,7 +51,7 @@ def official_page(view):
         try:
             return view(request, actor, *args, **kwargs)
         except DomainError as error:
-            return _error_page(request, error)
+            return error_page(request, error)
 
     return wrapper
 
@@ -78,7 +74,7 @@ def _search_page(request, *, public_portal: bool, template_title: str):
         result = services.search_resources(actor, params["q"], page=page, page_size=20, public_portal=public_portal,
                                            with_facets=True, **{k: v or None for k, v in params.items() if k != "q"})
     except DomainError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     base_query = {k: v for k, v in params.items() if v}
     facets = []
     for name, entries in result.facets.items():
@@ -115,7 +111,7 @@ def resource_detail(request, code: str):
     try:
         resource = services.get_resource(actor, code, int(version) if version and version.isdigit() else None)
     except DomainError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     items = services.items_of(resource)
     subject = next((i for i in items if i.is_subject_key), None)
     context = {
