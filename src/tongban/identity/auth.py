@@ -7,7 +7,7 @@ from django.conf import settings
 from ninja.security import APIKeyCookie, HttpBearer
 
 from tongban.identity.access import actor_for_user
-from tongban.identity.mfa import mfa_required
+from tongban.identity.decorators import needs_second_factor
 from tongban.identity.tokens import actor_for_bearer
 
 
@@ -27,7 +27,7 @@ class SessionActorAuth(APIKeyCookie):
         if not user.is_authenticated:
             return None
         # A session that has not passed TOTP where the role requires it is not a login.
-        if mfa_required(user) and not user.is_verified():
+        if needs_second_factor(request):
             return None
         actor = actor_for_user(user)
         request.actor = actor
