@@ -84,3 +84,16 @@ def test_language_switch_names_each_language_in_itself(client):
     assert '>English</button>' in client.get("/").content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert '>简体中文</button>' in client.get("/").content.decode()
+
+
+def test_workbench_lists_the_sections_apps_register(client):
+    html = client.get("/workbench/").content.decode()
+    sections = html.split('data-testid="portal-sections"')[1]
+    for path in ("/workbench/catalog/", "/workbench/exchange/", "/workbench/officials/"):
+        assert f'href="{path}"' in sections
+
+
+def test_a_portal_without_sections_says_it_is_being_built(client):
+    html = client.get("/cockpit/").content.decode()
+    assert 'data-testid="portal-sections"' not in html
+    assert 'role="status"' in html

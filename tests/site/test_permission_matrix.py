@@ -32,6 +32,9 @@ PUBLIC = {
     ("POST", "/api/v1/credentials/verify"),
     ("GET", "/api/v1/credentials/trust-list"),
     ("GET", "/api/v1/credentials/status/{purpose}/{list_id}"),
+    # Open data (数据开放): records of 无条件开放 resources, open columns only, for anyone.
+    ("GET", "/api/v1/open-data/resources"),
+    ("GET", "/api/v1/open-data/resources/{code}/records"),
 }
 # Public operations added by apps that publish to everyone (e.g. the ledger for auditors).
 PUBLIC_PREFIXES = ("/api/v1/ledger/",)
@@ -40,6 +43,9 @@ SELF_SERVICE = {
     ("GET", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
     ("GET", "/api/v1/me/credentials"),
+    # My data: a citizen's / enterprise's own records and who accessed them (others get 403).
+    ("GET", "/api/v1/me/data"),
+    ("GET", "/api/v1/me/data-access"),
     ("POST", "/api/v1/auth/logout"),
 }
 

@@ -21,13 +21,13 @@ from tongban.identity.models import Department
 from tongban.ledger import services as ledger
 
 # Item building blocks (mini-syntax).
-P_ID = "公民身份号码:id_number:主体标识:核心:个人敏感:英文=ID number:脱敏=首3尾4"
+P_ID = "公民身份号码:id_number:主体标识:核心:个人敏感:英文=ID number:脱敏=首6尾4"
 P_NAME = "姓名:DE00002:必填:重要:个人敏感:英文=Name:脱敏=首1尾0"
 P_SEX = "性别:DE00003:必填:英文=Sex"
 P_BIRTH = "出生日期:DE00004:重要:个人敏感:英文=Date of birth"
 P_REGION = "户籍地行政区划:DE00005:键=household_region:英文=Household region"
 P_PHONE = "手机号码:phone:重要:个人敏感:英文=Mobile phone:脱敏=首3尾4"
-P_ADDRESS = "住址:DE00014:重要:个人敏感:英文=Address:脱敏=全部"
+P_ADDRESS = "住址:DE00014:重要:个人敏感:英文=Address:脱敏=区县"
 E_USCC = "统一社会信用代码:uscc:主体标识:英文=Unified social credit code"
 E_NAME = "单位名称:DE00010:必填:英文=Organisation name"
 E_LEGAL = "法定代表人:DE00011:重要:个人敏感:英文=Legal representative:脱敏=首1尾0"
@@ -100,7 +100,7 @@ SPEC: dict[str, list[tuple]] = {
         ("个体工商户登记信息", "Individual business registration", "market", "C", "X", "daily", "database",
          ["个体工商户", "登记", "经营者"],
          "个体工商户的登记信息，包括字号名称、经营者、经营场所和组成形式，经营者身份信息属个人信息。",
-         [*ENTERPRISE, "经营者公民身份号码:id_number:键=operator_id_number:核心:个人敏感:脱敏=首3尾4",
+         [*ENTERPRISE, "经营者公民身份号码:id_number:键=operator_id_number:核心:个人敏感:脱敏=首6尾4",
           "经营场所:DE00014:键=premises", E_FOUNDED], {}),
         ("行政处罚信息", "Administrative penalties", "market", "S", "O", "daily", "database",
          ["行政处罚", "公示", "执法"],

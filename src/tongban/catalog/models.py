@@ -265,6 +265,7 @@ class Item(models.Model):
         KEEP_ENDS = "keep_ends", _("Keep head and tail")
         FULL = "full", _("Hide all")
         HASH = "hash", _("Hash")
+        REGION = "region", _("Keep up to the district")  # addresses: 浙江省杭州市西湖区****
 
     resource = models.ForeignKey(Resource, verbose_name=_("resource"), on_delete=models.CASCADE,
                                  related_name="items")

@@ -18,7 +18,7 @@ and can be imported again.
 * 标志: ``必填`` · ``主体标识`` (the subject key; exactly one per resource) · ``一般`` / ``重要`` /
   ``核心`` (grade, default 一般) · ``个人敏感`` · ``键=name`` (the ASCII item key; default: the
   data element's key, else item_<n>) · ``英文=Name`` · ``长度=50`` · ``脱敏=首3尾4`` / ``脱敏=全部`` /
-  ``脱敏=哈希`` / ``脱敏=无``.
+  ``脱敏=哈希`` / ``脱敏=区县`` / ``脱敏=无``.
 
 Example: ``公民身份号码:id_number:必填:主体标识:核心:个人敏感:脱敏=首3尾4;姓名:DE00002:必填:重要``.
 
@@ -87,7 +87,7 @@ TYPE_ALIASES = {
     "统一社会信用代码": DataType.USCC,
 }
 GRADES = {"一般": Item.Grade.GENERAL, "重要": Item.Grade.IMPORTANT, "核心": Item.Grade.CORE}
-MASKS = {"无": Item.Masking.NONE, "全部": Item.Masking.FULL, "哈希": Item.Masking.HASH}
+MASKS = {"无": Item.Masking.NONE, "全部": Item.Masking.FULL, "哈希": Item.Masking.HASH, "区县": Item.Masking.REGION}
 _TYPE_WITH_LENGTH = re.compile(r"(\w+)\((\d+)\)")
 _KEEP_ENDS = re.compile(r"首(\d+)尾(\d+)")
 

@@ -79,3 +79,19 @@ class Job(models.Model):
         if not self.total:
             return None
         return min(1.0, self.done / self.total)
+
+
+class Generation(models.Model):
+    """A counter bumped whenever facts that worker processes cache change (a token revoked, a
+    grant created or revoked), so every process drops its cache on its next request — the
+    exchange's hot path reads it in the same statement as the record (see core.generations)."""
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    value = models.BigIntegerField(_("value"), default=0)
+
+    class Meta:
+        verbose_name = _("cache generation")
+        verbose_name_plural = _("cache generations")
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -38,3 +38,27 @@ def main_nav(current_path: str) -> list[dict]:
         {"url": portal.path, "label": portal.label, "current": current_path.startswith(portal.path)}
         for portal in PORTALS
     ]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A page an app offers inside a portal (listed on the portal's landing page)."""
+
+    portal: str
+    path: str
+    label: Promise
+    summary: Promise
+    order: int = 100
+
+
+_SECTIONS: list[Section] = []
+
+
+def register_section(portal: str, path: str, label: Promise, summary: Promise, order: int = 100) -> None:
+    """Called from an app's ``AppConfig.ready()``; core knows no app above it."""
+    if not any(s.portal == portal and s.path == path for s in _SECTIONS):
+        _SECTIONS.append(Section(portal, path, label, summary, order))
+
+
+def sections_of(portal: str) -> list[Section]:
+    return sorted((s for s in _SECTIONS if s.portal == portal), key=lambda s: (s.order, s.path))

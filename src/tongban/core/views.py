@@ -1,7 +1,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from tongban.core.navigation import PORTALS
+from tongban.core.navigation import PORTALS, sections_of
 
 
 def home(request):
@@ -11,5 +11,5 @@ def home(request):
 def portal(request, slug: str):
     for candidate in PORTALS:
         if candidate.slug == slug:
-            return render(request, "core/portal.html", {"portal": candidate})
+            return render(request, "core/portal.html", {"portal": candidate, "sections": sections_of(slug)})
     raise Http404(slug)

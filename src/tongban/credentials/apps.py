@@ -7,3 +7,9 @@ class CredentialsConfig(AppConfig):
     label = "credentials"
     verbose_name = _("Electronic certificates")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tongban.core.navigation import register_section
+
+        register_section("workbench", "/credentials/verify/", _("Verify a certificate"),
+                         _("Check an e-certificate a citizen or enterprise presents: paste or upload its QR."), 40)

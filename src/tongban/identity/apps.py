@@ -7,3 +7,8 @@ class IdentityConfig(AppConfig):
     label = "identity"
     verbose_name = _("Identity and access")
 
+    def ready(self) -> None:
+        from tongban.core.navigation import register_section
+
+        register_section("workbench", "/workbench/officials/", _("Officials and roles"),
+                         _("Who works in which department, with which roles."), 90)

@@ -2,7 +2,11 @@
 
 A token is ``tb<kind>_<random>``; only its SHA-256 is stored, so a database leak does not leak
 usable credentials, and the token is shown once at creation. Revocation and expiry take effect
-on the next request because every request looks the token up.
+on the next request: ``actor_for_bearer`` looks the token up on every request, and the cached
+lookup of hot paths (``cached_actor_for_bearer``) checks expiry against the clock each time and
+is dropped whenever the access generation (``tongban.core.generations``) moves, which every
+revocation bumps in its transaction. A hot path must therefore read the generation once per
+request and hand it to ``observe_generation`` (the exchange reads it with the record).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +22,7 @@ from django.contrib.auth import authenticate, user_login_failed
 from django.db import transaction
 from django.utils import timezone
 
+from tongban.core import generations
 from tongban.core.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from tongban.identity import events
 from tongban.identity.access import (
@@ -145,6 +151,7 @@ def revoke_token(actor: Actor, token_id: int) -> AccessToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        generations.bump()  # every process drops its cached lookup of this token
         events.record_auth_event(events.TOKEN_REVOKED, actor=actor.username, subject=f"token:{token.pk}",
                                  department=token.department.code if token.department else None)
     return token
@@ -152,18 +159,21 @@ def revoke_token(actor: Actor, token_id: int) -> AccessToken:
 
 def revoke_user_token(key: str) -> None:
     """Log out of an API session."""
-    AccessToken.objects.filter(key_hash=hash_key(key), revoked_at=None).update(revoked_at=timezone.now())
+    if AccessToken.objects.filter(key_hash=hash_key(key), revoked_at=None).update(revoked_at=timezone.now()):
+        generations.bump()
 
 
 def actor_for_bearer(key: str) -> Actor | None:
     """The actor a bearer token stands for, or None when it is unknown, revoked or expired."""
     if not key or len(key) > 200:
         return None
-    token = (
-        AccessToken.objects.select_related("user__department", "department")
-        .filter(key_hash=hash_key(key))
-        .first()
-    )
+    found = _token_actor(AccessToken.objects.filter(key_hash=hash_key(key)))
+    return found[0] if found is not None else None
+
+
+def _token_actor(tokens) -> tuple[Actor, datetime.datetime] | None:
+    """The actor of the one token in ``tokens`` (a queryset) and its expiry, if it is valid."""
+    token = tokens.select_related("user__department", "department").first()
     now = timezone.now()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None
@@ -171,10 +181,77 @@ def actor_for_bearer(key: str) -> Actor | None:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
     if token.kind == AccessToken.Kind.USER:
         actor = actor_for_user(token.user, token_id=token.pk)
-        return actor if actor.is_authenticated else None
+        return (actor, token.expires_at) if actor.is_authenticated else None
     department: Department = token.department
-    return Actor(
+    actor = Actor(
         kind="system", username=f"system:{token.prefix}", department_id=department.pk,
         department_code=department.code, is_bureau=department.is_bureau,
         scopes=frozenset(token.scopes), token_id=token.pk,
     )
+    return actor, token.expires_at
+
+
+# --- the cached lookup of hot paths ------------------------------------------------------------
+
+# Re-read a cached token at least this often even when nothing bumped the generation (so
+# last_used_at stays within a minute, and role changes of a token's user reach the cache).
+CACHE_SECONDS = 60.0
+CACHE_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    actor: Actor
+    expires_at: float  # Unix time
+    fetched_at: float  # time.monotonic()
+
+
+_cache: dict[str, _CachedToken] = {}
+_seen_generation: list[int | None] = [None]
+
+
+def cached_actor_for_bearer(key: str) -> Actor | None:
+    """``actor_for_bearer`` from a per-process cache: no query while the token is cached.
+
+    Expiry is checked against the clock on every call. The cache is only as fresh as the last
+    ``observe_generation``: the caller must read the generation in the same request and pass it
+    there, then ``revalidate`` the actor if that reports a change.
+    """
+    if not key or len(key) > 200:
+        return None
+    key_hash = hash_key(key)
+    entry = _cache.get(key_hash)
+    if entry is not None:
+        if time.time() < entry.expires_at and time.monotonic() - entry.fetched_at < CACHE_SECONDS:
+            return entry.actor
+        _cache.pop(key_hash, None)
+    found = _token_actor(AccessToken.objects.filter(key_hash=key_hash))
+    if found is None:
+        return None
+    actor, expires_at = found
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        _cache.clear()
+    _cache[key_hash] = _CachedToken(actor, expires_at.timestamp(), time.monotonic())
+    return actor
+
+
+def observe_generation(generation: int) -> bool:
+    """Tell the cache the access generation just read; True (and the cache dropped) if it moved."""
+    if _seen_generation[0] == generation:
+        return False
+    _cache.clear()
+    _seen_generation[0] = generation
+    return True
+
+
+def revalidate(actor: Actor) -> Actor | None:
+    """The token-based ``actor`` re-read from the database (None: revoked, expired or gone)."""
+    if actor.token_id is None:
+        return actor
+    found = _token_actor(AccessToken.objects.filter(pk=actor.token_id))
+    return found[0] if found is not None else None
+
+
+def clear_cache() -> None:
+    _cache.clear()
+    _seen_generation[0] = None

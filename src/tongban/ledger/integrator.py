@@ -13,6 +13,11 @@ integrator, in ONE transaction per batch:
 A crash anywhere rolls all four back together, so the next run starts from the same state:
 no gap, no duplicate (indexes are also UNIQUE in the schema). Indexes are never the
 autoincrement id: PostgreSQL sequences skip values on rollback, log indexes must not.
+
+Sources: an app that queues acts durably and records them in batches (the exchange's
+per-access log) registers a callable with ``register_source``; ``integrate`` (and so
+``follow``) drains every source first, so the queued acts become entries in the same run.
+The ledger knows them only as callables: it imports no other app.
 """
 
 from __future__ import annotations
@@ -52,15 +57,53 @@ class LedgerStateError(RuntimeError):
     """The stored tree cannot be extended (missing frontier nodes, wrong profile)."""
 
 
-def integrate(*, batch_size: int = DEFAULT_BATCH_SIZE, wait: bool = True,
+# A source turns queued acts into recorded (pending) events: ``source(using) -> events recorded``.
+Source = Callable[[str], int]
+_SOURCES: list[Source] = []
+_draining: set[str] = set()
+
+
+def register_source(source: Source) -> Source:
+    """Have ``integrate`` call ``source(using)`` before integrating (once per callable)."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+    return source
+
+
+def unregister_source(source: Source) -> None:
+    if source in _SOURCES:
+        _SOURCES.remove(source)
+
+
+def drain_sources(using: str = DEFAULT_DB_ALIAS) -> int:
+    """Calls every registered source; a failing source is logged and the others still run."""
+    if using in _draining:  # a source's own commit triggering integration must not recurse
+        return 0
+    _draining.add(using)
+    recorded = 0
+    try:
+        for source in list(_SOURCES):
+            try:
+                recorded += source(using) or 0
+            except Exception:  # noqa: BLE001 - one broken source must not stop the sequencer
+                logger.exception("ledger source %r failed; its acts stay queued", source)
+    finally:
+        _draining.discard(using)
+    return recorded
+
+
+def integrate(*, batch_size: int = DEFAULT_BATCH_SIZE, wait: bool = True, sources: bool = True,
               using: str = DEFAULT_DB_ALIAS) -> IntegrationResult:
     """Integrates every pending event, ``batch_size`` per transaction.
 
     ``wait=False`` returns at once (``skipped=True``) when another integrator holds the lock:
     that one will pick our events up, or the ``tongban ledger integrate --follow`` worker will.
+    ``sources``: drain the registered sources first (see the module docstring).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    if sources and _SOURCES:
+        drain_sources(using)
     if not storage.has_pending(using) and not _needs_checkpoint(using):
         return IntegrationResult(0, _stored_size(using))
     total = 0
@@ -97,7 +140,9 @@ def integrate_after_commit(using: str = DEFAULT_DB_ALIAS) -> IntegrationResult |
         if now - _last_after_commit.get(using, float("-inf")) < window:
             return None
         _last_after_commit[using] = now
-    return integrate(wait=False, using=using)
+    # Not the sources: this runs inside a request that has just committed, and draining a
+    # queue of thousands of acts there would stall it; the follow worker drains them.
+    return integrate(wait=False, sources=False, using=using)
 
 
 def follow(*, interval: float = 0.5, batch_size: int = DEFAULT_BATCH_SIZE, using: str = DEFAULT_DB_ALIAS,

@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from tongban.core.errors import InvalidInput, NotFound
 from tongban.ledger import integrator, keystore, proofs, storage
 from tongban.ledger.canonical import canonical_json, keyed_subject_hash
-from tongban.ledger.integrator import IntegrationResult, follow, integrate
+from tongban.ledger.integrator import IntegrationResult, follow, integrate, register_source
 from tongban.ledger.merkle import consistency_proof as _consistency_proof
 from tongban.ledger.merkle import consistency_proof_node_ids, root_node_ids
 from tongban.ledger.merkle import root_at as _root_at
@@ -40,9 +40,11 @@ ENTRY_FORMAT = 1  # "v" in every entry, so a later format can be told apart
 MAX_ENTRY_BYTES = 64 * 1024
 AUDITOR_ROLE = "auditor"
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")  # "<app>.<verb>", e.g. "exchange.query"
+_SUBJECT_HASH = re.compile(r"[0-9a-f]{64}")
 
 __all__ = [
-    "IntegrationResult", "follow", "integrate", "record", "build_event", "subject_hash", "entries_for_subject",
+    "IntegrationResult", "follow", "integrate", "record", "record_many", "build_event", "subject_hash",
+    "entries_for_subject", "register_source",
     "tree_size", "latest_checkpoint", "checkpoint_at", "verifier_key", "hash_name", "entry_content", "get_entry",
     "list_entries", "inclusion", "inclusion_proof", "consistency", "may_see_full_entry",
 ]
@@ -52,7 +54,7 @@ __all__ = [
 
 
 def record(*, actor: str, action: str, subject: str = "", payload: dict[str, Any] | None = None,
-           department: str | None = None, subject_ids: Iterable[str] = (),
+           department: str | None = None, subject_ids: Iterable[str] = (), subject_hashes: Iterable[str] = (),
            using: str = DEFAULT_DB_ALIAS) -> LedgerEvent:
     """Records one consequential act in the caller's transaction.
 
@@ -61,9 +63,11 @@ def record(*, actor: str, action: str, subject: str = "", payload: dict[str, Any
     ``department``: the acting department's code; ``subject_ids``: ID numbers / USCCs the act
     concerns — stored only as keyed hashes, so the person can find the entry and nobody else
     can read the number. Identifiers in clear anywhere else are refused (422).
+    ``subject_hashes``: keyed hashes already computed with ``subject_hash`` (e.g. by a caller
+    that queued the act and records it later), added to those of ``subject_ids``.
     """
     event, hashes = build_event(actor=actor, action=action, subject=subject, payload=payload,
-                                department=department, subject_ids=subject_ids)
+                                department=department, subject_ids=subject_ids, subject_hashes=subject_hashes)
     event.save(using=using, force_insert=True)
     if hashes:
         LedgerSubject.objects.using(using).bulk_create([LedgerSubject(event=event, hash=h) for h in hashes])
@@ -71,11 +75,28 @@ def record(*, actor: str, action: str, subject: str = "", payload: dict[str, Any
     return event
 
 
+def record_many(built: list[tuple[LedgerEvent, list[str]]], using: str = DEFAULT_DB_ALIAS) -> list[LedgerEvent]:
+    """Stores many events made by ``build_event`` in the caller's transaction (two bulk INSERTs).
+
+    For callers that record acts in batches (the exchange seals its per-access queue this
+    way); the events get their ids in list order.
+    """
+    if not built:
+        return []
+    events = LedgerEvent.objects.using(using).bulk_create([event for event, _hashes in built])
+    subjects = [LedgerSubject(event=event, hash=h) for event, hashes in built for h in hashes]
+    if subjects:
+        LedgerSubject.objects.using(using).bulk_create(subjects, batch_size=5000)
+    _schedule_integration(using)
+    return events
+
+
 def build_event(*, actor: str, action: str, subject: str = "", payload: dict[str, Any] | None = None,
-                department: str | None = None, subject_ids: Iterable[str] = ()) -> tuple[LedgerEvent, list[str]]:
+                department: str | None = None, subject_ids: Iterable[str] = (),
+                subject_hashes: Iterable[str] = ()) -> tuple[LedgerEvent, list[str]]:
     """The unsaved event ``record`` stores, and its subject hashes (validation included)."""
-    if isinstance(subject_ids, str):
-        raise TypeError("subject_ids takes a list of identifiers, not one string")
+    if isinstance(subject_ids, str) or isinstance(subject_hashes, str):
+        raise TypeError("subject_ids and subject_hashes take lists, not one string")
     _check_fields(actor=actor, action=action, subject=subject, department=department)
     payload = {} if payload is None else payload
     if not isinstance(payload, dict):
@@ -86,7 +107,10 @@ def build_event(*, actor: str, action: str, subject: str = "", payload: dict[str
             "Ledger entries must not hold ID numbers or credit codes in clear; pass them as subject_ids",
             code="identifier_in_clear",
         )
-    hashes = sorted({subject_hash(identifier) for identifier in subject_ids})
+    given = set(subject_hashes)
+    if any(not isinstance(h, str) or not _SUBJECT_HASH.fullmatch(h) for h in given):
+        raise ValueError("subject_hashes must be hex keyed hashes made by subject_hash()")
+    hashes = sorted(given.union(subject_hash(identifier) for identifier in subject_ids))
     recorded_at = datetime.datetime.now(datetime.UTC)
     entry = canonical_json({
         "v": ENTRY_FORMAT, "action": action, "actor": actor, "department": department,

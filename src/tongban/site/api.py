@@ -12,6 +12,7 @@ from tongban.catalog import api as catalog_api
 from tongban.core.api import install_error_handlers
 from tongban.core.jobs import job_for
 from tongban.credentials import api as credentials_api
+from tongban.exchange import api as exchange_api
 from tongban.identity import api as identity_api
 from tongban.identity.auth import api_auth
 from tongban.ledger import api as ledger_api
@@ -35,6 +36,9 @@ api.add_router("/auth", identity_api.auth_router)
 api.add_router("/", identity_api.me_router)
 api.add_router("/identity", identity_api.router)
 api.add_router("/catalog", catalog_api.router)
+api.add_router("/exchange", exchange_api.router)
+api.add_router("/", exchange_api.me_router, tags=["me"])
+api.add_router("/open-data", exchange_api.open_router, tags=["open data"])
 api.add_router("/credentials", credentials_api.router)
 api.add_router("/", credentials_api.me_router)
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tongban.ledger",
     "tongban.identity",
     "tongban.catalog",
+    "tongban.exchange",
     "tongban.credentials",
     "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("tongban.identity.urls")),
     path("ledger/", include("tongban.ledger.urls")),
     path("", include("tongban.catalog.urls")),  # /catalog/, /open-data/, /catalog.jsonld, /workbench/catalog/
+    path("", include("tongban.exchange.urls")),  # /workbench/exchange/, /me/data/, /open-data/<code>/records.*
     path("", include("tongban.credentials.urls")),  # /me/credentials/, /credentials/verify/
     path("", include("tongban.core.urls")),
 ]

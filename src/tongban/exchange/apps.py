@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ExchangeConfig(AppConfig):
+    name = "tongban.exchange"
+    label = "exchange"
+    verbose_name = _("Data sharing and exchange")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tongban.core.navigation import register_section
+
+        register_section("workbench", "/workbench/exchange/", _("Data sharing and exchange"),
+                         _("Load records, request and grant access to other departments' data, and try a query."), 20)

@@ -1,0 +1,397 @@
+"""Consuming shared records under a grant: query, lookup, verify (核验) and the change feed.
+
+Every call is authorized (``authz``: the caller, then the grant for the mode), returns only
+granted items, masks those the grant does not clear, and is logged as one ``Access`` row — the
+durable queue that ``sealing`` turns into ledger entries. The shape of each call is the hot
+path's:
+
+1. reads first, outside any transaction: the grant and the resource view from per-process
+   caches, then the record(s) together with the access generation, in ONE statement for a
+   single subject; a moved generation drops the caches and re-checks the caller and grant;
+2. one short write transaction: the rate-limit counter (``RateWindow`` upsert per grant per
+   minute; over the limit → 429 and nothing logged) and the ``Access`` row (plus its
+   ``AccessSubject`` rows for several subjects). On PostgreSQL the counter and the single-subject
+   access are one statement; on SQLite a short ``BEGIN IMMEDIATE`` transaction;
+3. the answer, returned only after that commit: no answered access is ever lost.
+
+These functions open that short write transaction themselves (the exception to "the caller
+holds the transaction" that DESIGN §3 makes for hot read paths); inside an outer transaction it
+becomes a savepoint. Subjects are logged by keyed hash only: ``Access.subject_hash`` when an
+access concerns exactly one subject, ``AccessSubject`` rows when it concerns several.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from tongban.core import generations
+from tongban.core.errors import InvalidInput, NotFound, PermissionDenied, RateLimited
+from tongban.exchange.models import Record, RecordVersion
+from tongban.exchange.services import authz
+from tongban.exchange.services.authz import GrantView, ResourceView
+from tongban.identity.access import Actor
+from tongban.ledger import keystore
+from tongban.ledger.canonical import keyed_subject_hash
+
+MAX_SUBJECTS = 1000
+MAX_CHANGES = 1000
+DEFAULT_CHANGES = 500
+
+_READ_ONE = (
+    "SELECT (SELECT value FROM core_generation WHERE name = %s), "
+    "(SELECT data FROM exchange_record WHERE resource_code = %s AND subject = %s)"
+)
+# The counter stops at the limit: over it, the upsert changes nothing and returns no row.
+_UPSERT_WINDOW = (
+    "INSERT INTO exchange_ratewindow (grant_id, minute, count) VALUES (%s, %s, 1) "
+    "ON CONFLICT (grant_id, minute) DO UPDATE SET count = exchange_ratewindow.count + 1 "
+    "WHERE exchange_ratewindow.count < %s RETURNING count"
+)
+_INSERT_ACCESS_SQLITE = (
+    "INSERT INTO exchange_access (at, grant_id, resource_code, consumer_code, actor, mode, items, purpose, "
+    "subject_hash, subject_count, found) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+# PostgreSQL: the counter and the access in one statement (atomic on its own in autocommit).
+_COUNT_AND_ACCESS_PG = (
+    "WITH w AS (INSERT INTO exchange_ratewindow (grant_id, minute, count) VALUES (%s, %s, 1) "
+    "ON CONFLICT (grant_id, minute) DO UPDATE SET count = exchange_ratewindow.count + 1 "
+    "WHERE exchange_ratewindow.count < %s RETURNING count), "
+    "a AS (INSERT INTO exchange_access (at, grant_id, resource_code, consumer_code, actor, mode, items, purpose, "
+    "subject_hash, subject_count, found) "
+    "SELECT %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s FROM w RETURNING id) "
+    "SELECT (SELECT count FROM w), (SELECT id FROM a)"
+)
+_INSERT_SUBJECT = "INSERT INTO exchange_accesssubject (access_id, subject_hash) VALUES (%s, %s)"
+
+
+# --- the subject's keyed hash (ledger.subject_hash, with the secret looked up once) -----------------------
+
+_secret: list = [None, b""]
+
+
+def subject_hash(identifier: str) -> str:
+    """``ledger.services.subject_hash`` without re-reading the keystore path on every call."""
+    directory = settings.TONGBAN_KEYSTORE_DIR
+    if _secret[0] != directory:
+        _secret[1] = keystore.subject_secret()
+        _secret[0] = directory
+    return keyed_subject_hash(_secret[1], identifier)
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def record_not_found() -> NotFound:
+    return NotFound("该资源中没有此主体的记录", "No record of this subject in the resource", code="record_not_found")
+
+
+def rate_limited(grant: GrantView, now: float) -> RateLimited:
+    retry_after = max(1, 60 - int(now) % 60)
+    return RateLimited(
+        f"超过授权的调用频率（每分钟 {grant.rate_limit} 次），请 {retry_after} 秒后重试",
+        f"Over the grant's rate limit ({grant.rate_limit} per minute); retry in {retry_after} s",
+        code="rate_limited", details={"retry_after": retry_after, "limit_per_minute": grant.rate_limit},
+    )
+
+
+# --- authorization with the generation check ---------------------------------------------------------
+
+
+def _authorize(actor: Actor, code: str, mode: str, now: float) -> tuple[Actor, GrantView, ResourceView]:
+    """Caller and grant from the caches. A refusal is re-checked against the database when the
+    generation moved (a grant created a moment ago must work on the next request)."""
+    try:
+        grant = authz.grant_for(actor, code, mode, now)
+    except PermissionDenied:
+        if not authz.observe_generation(generations.current()):
+            raise
+        actor, grant = authz.recheck(actor, code, mode, now)
+    return actor, grant, authz.resource_view(code)
+
+
+def _after_read(actor: Actor, grant: GrantView, code: str, mode: str, generation: int | None,
+                now: float) -> tuple[Actor, GrantView]:
+    """The generation read with the data: if it moved, the cached caller and grant are re-checked."""
+    if authz.observe_generation(generation):
+        return authz.recheck(actor, code, mode, now)
+    return actor, grant
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, dict):
+        return value
+    return json.loads(value)
+
+
+_READ_ONE_QMARK = _READ_ONE.replace("%s", "?")
+
+
+def _read_one(code: str, subject: str) -> tuple[int | None, dict | None]:
+    """The access generation and the subject's record, in one statement (autocommit: no lock)."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            generation, data = connection.connection.execute(_READ_ONE_QMARK,
+                                                             (generations.ACCESS, code, subject)).fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_READ_ONE, [generations.ACCESS, code, subject])
+            generation, data = cursor.fetchone()
+    return generation, _json(data)
+
+
+# --- the write: rate limit and access log in one short transaction -------------------------------------
+
+
+def record_access(actor: Actor, grant: GrantView, mode: str, *, items_json: str, subject_hash: str = "",
+                  subject_count: int = 0, found: int = 0, subject_hashes: list[str] | None = None,
+                  now: float | None = None) -> int:
+    """Count the request against the grant's rate limit and log the access; returns its id.
+
+    Raises 429 ``rate_limited`` (nothing logged) when the grant's per-minute limit is exceeded.
+    """
+    now = time.time() if now is None else now
+    minute = int(now // 60)
+    at = connection.ops.adapt_datetimefield_value(datetime.datetime.fromtimestamp(now, datetime.UTC))
+    values = [at, grant.id, grant.resource_code, actor.department_code or "", actor.username[:150], mode,
+              items_json, grant.purpose, subject_hash, subject_count, found]
+    vendor = connection.vendor
+    if grant.rate_limit < 1:
+        raise rate_limited(grant, now)
+    if vendor == "postgresql" and not subject_hashes:
+        with connection.cursor() as cursor:
+            cursor.execute(_COUNT_AND_ACCESS_PG, [grant.id, minute, grant.rate_limit, *values])
+            count, access_id = cursor.fetchone()
+        if count is None:
+            raise rate_limited(grant, now)
+        return access_id
+    if vendor == "sqlite" and not subject_hashes and connection.get_autocommit() and not connection.in_atomic_block:
+        return _record_sqlite_raw(grant, minute, values, now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute(_COUNT_AND_ACCESS_PG, [grant.id, minute, grant.rate_limit, *values])
+            count, access_id = cursor.fetchone()
+            if count is None:
+                raise rate_limited(grant, now)
+        else:
+            cursor.execute(_UPSERT_WINDOW, [grant.id, minute, grant.rate_limit])
+            if cursor.fetchone() is None:
+                raise rate_limited(grant, now)
+            cursor.execute(_INSERT_ACCESS_SQLITE, values)
+            (access_id,) = cursor.fetchone()
+        if subject_hashes:
+            cursor.executemany(_INSERT_SUBJECT, [(access_id, h) for h in subject_hashes])
+    return access_id
+
+
+_UPSERT_WINDOW_QMARK = _UPSERT_WINDOW.replace("%s", "?")
+_INSERT_ACCESS_QMARK = _INSERT_ACCESS_SQLITE.replace("%s", "?")
+
+
+def _record_sqlite_raw(grant: GrantView, minute: int, values: list, now: float) -> int:
+    """SQLite outside any transaction: ``BEGIN IMMEDIATE``, the two statements, ``COMMIT`` on the
+    driver's connection (Django's atomic() and cursor wrappers cost more than the writes)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors:
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            if raw.execute(_UPSERT_WINDOW_QMARK, (grant.id, minute, grant.rate_limit)).fetchone() is None:
+                raw.rollback()
+                raise rate_limited(grant, now)
+            (access_id,) = raw.execute(_INSERT_ACCESS_QMARK, values).fetchone()
+            raw.commit()
+        except BaseException:
+            if raw.in_transaction:
+                raw.rollback()
+            raise
+    return access_id
+
+
+def count_request(grant: GrantView, now: float | None = None) -> None:
+    """Only the rate-limit counter (a request that read nothing about anyone)."""
+    now = time.time() if now is None else now
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_UPSERT_WINDOW, [grant.id, int(now // 60), grant.rate_limit])
+        if cursor.fetchone() is None:
+            raise rate_limited(grant, now)
+
+
+def _subject_fields(hashes: list[str]) -> dict:
+    """One subject: on the access row itself; several: AccessSubject rows."""
+    if len(hashes) == 1:
+        return {"subject_hash": hashes[0], "subject_count": 1}
+    return {"subject_hashes": hashes, "subject_count": len(hashes)}
+
+
+# --- query ------------------------------------------------------------------------------------------------
+
+
+def query(actor: Actor, code: str, subject: str, *, now: float | None = None) -> dict:
+    """One subject's record: granted items only, masked unless cleared. 404 ``record_not_found``
+    (still logged as an access, ``found=0``)."""
+    now = time.time() if now is None else now
+    actor, grant, resource = _authorize(actor, code, "query", now)
+    subject = resource.normalise_subject(subject)
+    generation, data = _read_one(code, subject)
+    actor, grant = _after_read(actor, grant, code, "query", generation, now)
+    projection = grant.projection(resource)
+    record_access(actor, grant, "query", items_json=projection.items_json, subject_hash=subject_hash(subject),
+                  subject_count=1, found=0 if data is None else 1, now=now)
+    if data is None:
+        raise record_not_found()
+    return {"resource": code, "grant": grant.id, "record": projection.apply(data), "masked": projection.masked}
+
+
+def query_json(actor: Actor, code: str, subject: str, *, now: float | None = None) -> bytes:
+    """``query`` serialised (the API's hot path answers these bytes as they are)."""
+    return json.dumps(query(actor, code, subject, now=now), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --- lookup -----------------------------------------------------------------------------------------------
+
+
+def _normalise_subjects(resource: ResourceView, subjects: Any) -> list[str]:
+    if not isinstance(subjects, list) or not subjects:
+        raise InvalidInput("请提供要查询的主体标识列表", "Give a non-empty list of subjects", code="subjects_required")
+    if len(subjects) > MAX_SUBJECTS:
+        raise InvalidInput(f"一次最多查询 {MAX_SUBJECTS} 个主体", f"At most {MAX_SUBJECTS} subjects per lookup",
+                           code="too_many_subjects", details={"max": MAX_SUBJECTS, "given": len(subjects)})
+    normalised, invalid = [], []
+    for index, subject in enumerate(subjects):
+        try:
+            normalised.append(resource.normalise_subject(subject if isinstance(subject, str) else ""))
+        except InvalidInput as error:
+            reason = error.details.get("reason") if isinstance(error.details, dict) else None
+            invalid.append({"index": index, "code": error.code, "reason": reason})
+    if invalid:
+        raise InvalidInput("部分主体标识格式有误", "Some subjects are malformed", code="invalid_subjects",
+                           details={"invalid": invalid})
+    return normalised
+
+
+def lookup(actor: Actor, code: str, subjects: list[str], *, now: float | None = None) -> dict:
+    """Up to 1,000 subjects at once (422 ``too_many_subjects``; malformed ones listed by index in
+    422 ``invalid_subjects``). Results in request order; one access for the whole lookup."""
+    now = time.time() if now is None else now
+    actor, grant, resource = _authorize(actor, code, "lookup", now)
+    normalised = _normalise_subjects(resource, subjects)
+    distinct = list(dict.fromkeys(normalised))
+    generation = generations.current()
+    rows = dict(Record.objects.filter(resource_code=code, subject__in=distinct).values_list("subject", "data"))
+    actor, grant = _after_read(actor, grant, code, "lookup", generation, now)
+    projection = grant.projection(resource)
+    hashes = [subject_hash(subject) for subject in distinct]
+    record_access(actor, grant, "lookup", items_json=projection.items_json, found=len(rows), now=now,
+                  **_subject_fields(hashes))
+    results = []
+    for subject in normalised:
+        data = rows.get(subject)
+        results.append({"subject": subject, "found": data is not None,
+                        "record": projection.apply(data) if data is not None else None})
+    return {"resource": code, "grant": grant.id, "found": len(rows), "results": results, "masked": projection.masked}
+
+
+# --- verify -----------------------------------------------------------------------------------------------
+
+
+def _normalise_claims(grant: GrantView, resource: ResourceView, claims: Any) -> dict[str, Any]:
+    if not isinstance(claims, dict) or not claims:
+        raise InvalidInput("请提供要核验的信息项及其值", "Give the items and values to verify", code="claims_required")
+    granted = set(grant.items).intersection(resource.items)
+    not_granted = sorted(key for key in claims if key not in granted)
+    if not_granted:
+        raise InvalidInput("只能核验授权范围内的信息项", "Only granted items can be verified",
+                           code="claims_not_granted", details={"items": not_granted})
+    normalised, problems = {}, []
+    for key, value in claims.items():
+        try:
+            clean = resource.validator(key)(value)
+        except InvalidInput as error:
+            problems.append({"item": key, "code": error.code})
+            continue
+        if clean is None:
+            problems.append({"item": key, "code": "value_required"})
+            continue
+        normalised[key] = clean
+    if problems:
+        raise InvalidInput("核验值格式有误", "Some claimed values are malformed", code="invalid_claims",
+                           details={"invalid": problems})
+    return normalised
+
+
+def verify(actor: Actor, code: str, subject: str, claims: dict, *, now: float | None = None) -> dict:
+    """Claimed values compared with the stored ones: ``match``/``no_match`` per item, never the
+    stored values. An unknown subject answers ``no_match`` for every item (existence is not
+    revealed)."""
+    now = time.time() if now is None else now
+    actor, grant, resource = _authorize(actor, code, "verify", now)
+    normalised = _normalise_claims(grant, resource, claims)
+    subject = resource.normalise_subject(subject)
+    generation, data = _read_one(code, subject)
+    actor, grant = _after_read(actor, grant, code, "verify", generation, now)
+    results = {}
+    for key, value in normalised.items():
+        stored = data.get(key) if data is not None else None
+        results[key] = "match" if stored is not None and stored == value else "no_match"
+    record_access(actor, grant, "verify", items_json=json.dumps(sorted(normalised)),
+                  subject_hash=subject_hash(subject), subject_count=1, found=0 if data is None else 1, now=now)
+    return {"resource": code, "grant": grant.id, "results": results,
+            "all_match": all(result == "match" for result in results.values())}
+
+
+# --- changes ----------------------------------------------------------------------------------------------
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def _integer(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"{minimum}–{maximum}" if maximum is not None else f"≥ {minimum}"
+        raise InvalidInput(f"参数 {name} 应为整数（{bounds}）", f"{name} must be an integer ({bounds})",
+                           code=f"invalid_{name}", details={name: str(value)[:40]})
+    return number
+
+
+def changes(actor: Actor, code: str, since: Any, limit: Any = DEFAULT_CHANGES, *, now: float | None = None) -> dict:
+    """Changes after the cursor ``since`` (a change sequence; 0 from the start), oldest first:
+    projected to the granted items and masked, with ``next`` (the cursor to pass next time)
+    and ``has_more``. 422 ``invalid_since`` / ``invalid_limit``."""
+    since = _integer(since, "since", minimum=0)
+    limit = _integer(limit, "limit", minimum=1, maximum=MAX_CHANGES)
+    now = time.time() if now is None else now
+    actor, grant, resource = _authorize(actor, code, "changes", now)
+    generation = generations.current()
+    rows = list(
+        RecordVersion.objects.filter(resource_code=code, seq__gt=since).order_by("seq")
+        .values_list("seq", "subject", "data", "created_at")[: limit + 1]
+    )
+    actor, grant = _after_read(actor, grant, code, "changes", generation, now)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    projection = grant.projection(resource)
+    if rows:
+        hashes = [subject_hash(subject) for subject in dict.fromkeys(row[1] for row in rows)]
+        record_access(actor, grant, "changes", items_json=projection.items_json, found=len(rows), now=now,
+                      **_subject_fields(hashes))
+    else:
+        count_request(grant, now)  # nothing about anyone was read: counted, not logged
+    return {
+        "resource": code, "grant": grant.id,
+        "changes": [{"seq": seq, "changed_at": changed_at.isoformat(), "record": projection.apply(data)}
+                    for seq, _subject, data, changed_at in rows],
+        "next": rows[-1][0] if rows else since, "has_more": has_more, "masked": projection.masked,
+    }

@@ -1,0 +1,149 @@
+"""Sealing: the per-access log (``Access`` rows) turned into ledger entries, in batches.
+
+Each consuming request writes its ``Access`` row in its own short transaction (see
+``access``); recording a ledger entry there too would put the ledger's write on every request.
+Instead the rows are a durable queue: ``seal_pending`` takes the oldest pending rows
+(``ledger_event_id`` empty), records one ``exchange.access`` entry for each (actor, consumer
+department, ``resource:<code>``, payload mode/items/purpose/grant/accessed_at/found/
+subject_count/access, the subjects' keyed hashes as the entry's subjects) and marks the rows,
+all in ONE transaction per batch. Exactly once, even with two sealers: on PostgreSQL the rows
+are claimed with ``FOR UPDATE SKIP LOCKED``; on SQLite the batch transaction holds the database
+write lock (``BEGIN IMMEDIATE``); and the marking UPDATE is conditional on the row still being
+pending, rolling the whole batch back if any was not.
+
+An access that concerns more subjects than fit in one entry (the ledger caps entries at 64 KiB;
+a 1,000-subject lookup's hashes alone are ~67 KB) is recorded as several entries of at most
+``SUBJECTS_PER_ENTRY`` hashes each, marked ``part``/``parts`` and sharing the ``access`` id;
+``Access.ledger_event_id`` names the first.
+
+``register()`` makes the ledger's sequencer (``integrate``, ``tongban ledger integrate
+--follow``) drain this queue before each integration; the app config calls it at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import defaultdict
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+from tongban.core.errors import InvalidInput
+from tongban.exchange.models import Access, AccessSubject, RateWindow
+from tongban.ledger import services as ledger
+
+logger = logging.getLogger("tongban.exchange")
+
+ACTION = "exchange.access"
+BATCH_SIZE = 1000  # accesses per transaction: keeps SQLite's write lock short for the hot path
+SUBJECTS_PER_ENTRY = 500
+REDACTED = "（已隐去：含个人标识）"
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def seal_pending(limit: int = 5000, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Seal up to ``limit`` pending accesses, oldest first; returns how many were sealed."""
+    sealed = 0
+    while sealed < limit:
+        done = _seal_batch(min(BATCH_SIZE, limit - sealed), using)
+        sealed += done
+        if done == 0:
+            break
+    if sealed:
+        _forget_old_windows(using)
+    return sealed
+
+
+def pending_count(using: str = DEFAULT_DB_ALIAS) -> int:
+    return Access.objects.using(using).filter(ledger_event_id__isnull=True).count()
+
+
+def _seal_batch(size: int, using: str) -> int:
+    with transaction.atomic(using=using):
+        rows = Access.objects.using(using).filter(ledger_event_id__isnull=True).order_by("id")
+        if connections[using].vendor == "postgresql":
+            rows = rows.select_for_update(skip_locked=True)
+        accesses = list(rows[:size])
+        if not accesses:
+            return 0
+        several = [access.pk for access in accesses if not access.subject_hash and access.subject_count]
+        subjects: dict[int, list[str]] = defaultdict(list)
+        if several:
+            for access_id, subject_hash in (AccessSubject.objects.using(using).filter(access_id__in=several)
+                                            .order_by("id").values_list("access_id", "subject_hash")):
+                subjects[access_id].append(subject_hash)
+        built, firsts = [], []
+        for access in accesses:
+            hashes = [access.subject_hash] if access.subject_hash else sorted(set(subjects.get(access.pk, ())))
+            if not all(_HASH.fullmatch(h) for h in hashes):  # never written by access; never block the queue
+                logger.error("access %s has a malformed subject hash; sealed without it", access.pk)
+                hashes = [h for h in hashes if _HASH.fullmatch(h)]
+            firsts.append(len(built))
+            built.extend(_entries(access, hashes))
+        events = ledger.record_many(built, using=using)
+        marks = [(access.pk, events[first].pk) for access, first in zip(accesses, firsts, strict=True)]
+        if _mark(marks, using) != len(marks):
+            raise RuntimeError("an access was sealed by another sealer meanwhile; batch rolled back")
+    return len(accesses)
+
+
+def _entries(access: Access, hashes: list[str]):
+    chunks = [hashes[i:i + SUBJECTS_PER_ENTRY] for i in range(0, len(hashes), SUBJECTS_PER_ENTRY)] or [[]]
+    payload = {
+        "access": access.pk, "mode": access.mode, "items": list(access.items or ()), "purpose": access.purpose,
+        "grant": access.grant_id, "accessed_at": ledger.format_time(access.at), "found": access.found,
+        "subject_count": access.subject_count,
+    }
+    for number, chunk in enumerate(chunks, start=1):
+        part = dict(payload)
+        if len(chunks) > 1:
+            part.update(part=number, parts=len(chunks))
+        yield _build(access, part, chunk)
+
+
+def _build(access: Access, payload: dict, hashes: list[str]):
+    fields = {"actor": access.actor or "unknown", "action": ACTION, "subject": f"resource:{access.resource_code}",
+              "department": access.consumer_code or None, "subject_hashes": hashes}
+    try:
+        return ledger.build_event(payload=payload, **fields)
+    except InvalidInput:
+        # A purpose typed with an identifier in it: the entry keeps everything but that text
+        # (the Access row keeps it for the department's own audit).
+        logger.warning("access %s: purpose holds an identifier; sealed with the purpose redacted", access.pk)
+        return ledger.build_event(payload={**payload, "purpose": REDACTED}, **fields)
+
+
+def _mark(marks: list[tuple[int, int]], using: str) -> int:
+    """Set ledger_event_id where still empty, in chunks of one statement; returns rows changed."""
+    changed = 0
+    with connections[using].cursor() as cursor:
+        for start in range(0, len(marks), 500):
+            chunk = marks[start:start + 500]
+            if connections[using].vendor == "postgresql":
+                values = ", ".join(["(%s::bigint, %s::bigint)"] * len(chunk))
+            else:
+                values = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                "UPDATE exchange_access SET ledger_event_id = v.event "  # noqa: S608 - placeholders only
+                f"FROM (SELECT column1 AS id, column2 AS event FROM (VALUES {values}) AS pairs) AS v "
+                "WHERE exchange_access.id = v.id AND exchange_access.ledger_event_id IS NULL",
+                [number for pair in chunk for number in pair],
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def _forget_old_windows(using: str) -> None:
+    """Rate windows older than two minutes are never read again."""
+    RateWindow.objects.using(using).filter(minute__lt=int(time.time() // 60) - 2).delete()
+
+
+def _source(using: str) -> int:
+    return seal_pending(using=using)
+
+
+def register() -> None:
+    """Let the ledger's sequencer seal pending accesses before each integration (idempotent)."""
+    ledger.register_source(_source)
+

@@ -1,0 +1,106 @@
+"""The shape of the hot path: with warm caches a query is one read statement (record and access
+generation together) plus the short write; no token, grant or catalog query; and no answer
+without its stored access."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.exchange.factories_access import (
+    _fresh_caches,  # noqa: F401 - autouse fixture
+    consumer_env,
+    id_number,
+)
+from tongban.core.errors import RateLimited
+from tongban.exchange.models import Access, RateWindow
+from tongban.exchange.services import access
+from tongban.identity import tokens
+
+pytestmark = pytest.mark.django_db
+
+IGNORED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT", "ROLLBACK")
+
+
+@contextlib.contextmanager
+def all_statements():
+    """Every statement sent to the database, including those the hot path runs on the driver's
+    connection directly (SQLite's trace callback sees them; on PostgreSQL all go through Django)."""
+    seen: list[str] = []
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        connection.connection.set_trace_callback(seen.append)
+        try:
+            yield seen
+        finally:
+            connection.connection.set_trace_callback(None)
+    else:
+        with CaptureQueriesContext(connection) as context:
+            yield seen
+        seen.extend(q["sql"] for q in context.captured_queries)
+    seen[:] = [sql for sql in seen if not sql.lstrip().upper().startswith(IGNORED)]
+
+
+def test_warm_query_is_one_read_and_one_short_write(client):
+    env = consumer_env()
+    url = f"/api/v1/exchange/resources/{env.code}/records/{id_number(1)}"
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {env.token}"}
+    assert client.get(url, **headers).status_code == 200  # first: caches filled
+    assert client.get(url, **headers).status_code == 200  # the token cache refills after the first generation read
+    with all_statements() as sql:
+        assert client.get(url, **headers).status_code == 200
+    reads = [s for s in sql if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "core_generation" in reads[0] and "exchange_record" in reads[0]
+    for table in ("identity_accesstoken", "exchange_grant", "catalog_", "auth_user", "django_session"):
+        assert not any(table in s for s in sql), (table, sql)
+    writes = [s for s in sql if s not in reads]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2), sql
+    assert all("exchange_ratewindow" in s or "exchange_access" in s for s in writes)
+    assert Access.objects.count() == 3
+
+
+def test_a_new_generation_rechecks_everything_once():
+    env = consumer_env()
+    actor = tokens.cached_actor_for_bearer(env.token)
+    access.query(actor, env.code, id_number(1))
+    from tongban.core import generations
+
+    generations.bump()
+    with all_statements() as seen:
+        access.query(actor, env.code, id_number(1))
+    sql = " ".join(seen)
+    assert "identity_accesstoken" in sql and "exchange_grant" in sql  # re-read after the bump
+    with all_statements() as seen:
+        access.query(actor, env.code, id_number(2))
+    sql = " ".join(seen)
+    assert "identity_accesstoken" not in sql and "exchange_grant" not in sql  # and cached again
+
+
+def test_no_answer_without_its_stored_access(monkeypatch):
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    monkeypatch.setattr(access, "_INSERT_ACCESS_SQLITE", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
+    monkeypatch.setattr(access, "_COUNT_AND_ACCESS_PG", "SELECT * FROM no_such_table WHERE 1 = %s")
+    from django.db import transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        access.query(env.clerk, env.code, id_number(2))
+    assert Access.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_write_commits_on_its_own_and_429_rolls_back():
+    env = consumer_env(rate=2)
+    now = (int(time.time()) // 60 + 1) * 60 + 5.0
+    access.query(env.clerk, env.code, id_number(1), now=now)
+    access.query(env.clerk, env.code, id_number(2), now=now)
+    assert not connection.in_atomic_block and connection.get_autocommit()
+    with pytest.raises(RateLimited):
+        access.query(env.clerk, env.code, id_number(3), now=now)
+    assert connection.get_autocommit() and not connection.in_atomic_block  # nothing left open
+    assert Access.objects.count() == 2
+    assert RateWindow.objects.get(grant=env.grant).count == 2  # the refused request was not counted

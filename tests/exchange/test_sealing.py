@@ -1,0 +1,128 @@
+"""Sealing the access log into the ledger: one entry per access, exactly once, subjects findable
+by their keyed hash, and the ledger's sequencer draining the queue itself."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.exchange.factories import person_row
+from tests.exchange.factories_access import (
+    _fresh_caches,  # noqa: F401 - autouse fixture
+    consumer_env,
+    id_number,
+    load,
+)
+from tongban.exchange.models import Access
+from tongban.exchange.services import access, sealing
+from tongban.ledger import integrator
+from tongban.ledger import services as ledger
+from tongban.ledger.models import LedgerEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def entry(event: LedgerEvent) -> dict:
+    return json.loads(bytes(event.entry))
+
+
+def test_accesses_become_ledger_entries_findable_by_the_subject():
+    env = consumer_env(items=["name", "phone"])
+    access.query(env.clerk, env.code, id_number(1))
+    access.verify(env.clerk, env.code, id_number(2), {"name": "张2"})
+    with pytest.raises(Exception):  # noqa: B017 - any refusal: not found
+        access.query(env.clerk, env.code, id_number(99))
+    assert sealing.pending_count() == 3
+    assert sealing.seal_pending() == 3
+    assert sealing.pending_count() == 0
+    result = ledger.integrate()
+    assert result.integrated >= 3
+    events = list(ledger.entries_for_subject(id_number(1)))
+    assert len(events) == 1
+    content = entry(events[0])
+    query_row = Access.objects.get(mode="query", found=1)
+    assert events[0].pk == query_row.ledger_event_id and events[0].index is not None
+    assert content["action"] == "exchange.access" and content["department"] == "health"
+    assert content["subject"] == f"resource:{env.code}" and content["actor"] == env.clerk.username
+    assert content["subjects"] == [ledger.subject_hash(id_number(1))]
+    payload = content["payload"]
+    assert payload["mode"] == "query" and payload["items"] == ["name", "phone"] and payload["found"] == 1
+    assert payload["grant"] == env.grant.pk and payload["purpose"] == env.grant.purpose
+    assert payload["access"] == query_row.pk and payload["accessed_at"].endswith("Z")
+    assert id_number(1) not in bytes(events[0].entry).decode()
+    assert entry(ledger.entries_for_subject(id_number(99)).get())["payload"]["found"] == 0
+    assert entry(ledger.entries_for_subject(id_number(2)).get())["payload"]["mode"] == "verify"
+
+
+def test_sealing_is_exactly_once():
+    env = consumer_env()
+    for n in (1, 2, 3):
+        access.query(env.clerk, env.code, id_number(n))
+    assert sealing.seal_pending(limit=2) == 2
+    assert sealing.seal_pending() == 1
+    assert sealing.seal_pending() == 0
+    assert LedgerEvent.objects.filter(action="exchange.access").count() == 3
+    ids = list(Access.objects.values_list("ledger_event_id", flat=True))
+    assert None not in ids and len(set(ids)) == 3
+
+
+def test_a_second_sealer_never_seals_what_the_first_did():
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    row = Access.objects.get()
+    # A stale view of the queue (as a concurrent sealer that read before the other committed):
+    assert sealing._mark([(row.pk, 1)], "default") == 1
+    assert sealing._mark([(row.pk, 2)], "default") == 0  # the conditional update refuses
+
+
+def test_a_large_lookup_is_split_into_parts_that_fit_the_ledger():
+    env = consumer_env(records=0)
+    load(env.code, [person_row(n) for n in range(1200)])
+    access.lookup(env.clerk, env.code, [id_number(n) for n in range(1000)])
+    assert sealing.seal_pending() == 1
+    events = list(LedgerEvent.objects.filter(action="exchange.access").order_by("pk"))
+    assert len(events) == 2
+    contents = [entry(event) for event in events]
+    assert [c["payload"]["part"] for c in contents] == [1, 2]
+    assert all(c["payload"]["parts"] == 2 and c["payload"]["subject_count"] == 1000 for c in contents)
+    assert sum(len(c["subjects"]) for c in contents) == 1000
+    assert Access.objects.get().ledger_event_id == events[0].pk
+    assert ledger.entries_for_subject(id_number(999)).count() == 1
+
+
+def test_purpose_holding_an_identifier_is_redacted_not_stuck():
+    env = consumer_env(purpose=f"核查 {id_number(5)} 的婚姻状况")
+    access.query(env.clerk, env.code, id_number(1))
+    assert sealing.seal_pending() == 1
+    content = entry(ledger.entries_for_subject(id_number(1)).get())
+    assert content["payload"]["purpose"] == sealing.REDACTED
+
+
+def test_the_sequencer_drains_the_queue_when_registered():
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    sealing.register()
+    try:
+        result = ledger.integrate()
+    finally:
+        integrator.unregister_source(sealing._source)
+    assert sealing.pending_count() == 0
+    assert result.integrated >= 1
+    assert ledger.entries_for_subject(id_number(1)).get().index is not None
+
+
+def test_a_failing_source_does_not_stop_integration():
+    def broken(using):
+        raise RuntimeError("boom")
+
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    integrator.register_source(broken)
+    sealing.register()
+    try:
+        ledger.integrate()
+    finally:
+        integrator.unregister_source(broken)
+        integrator.unregister_source(sealing._source)
+    assert sealing.pending_count() == 0
