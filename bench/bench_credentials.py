@@ -25,12 +25,12 @@ from tongban.credentials.keys import Ed25519SigningKey
 from tongban.credentials.qr import encode_qr_text
 from tongban.credentials.statuslist import StatusList, status_entry
 from tongban.credentials.trustlist import (
-    TrustStore,
     build_trust_list,
     issuer_entry,
     open_trust_list,
     sign_trust_list,
 )
+from tongban.credentials.truststore import TrustStore
 from tongban.credentials.vc import issue_vc_jwt
 from tongban.credentials.verify import verify_credential
 

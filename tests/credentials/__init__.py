@@ -9,12 +9,12 @@ from tongban.credentials.keys import Ed25519SigningKey, SigningKey
 from tongban.credentials.statuslist import StatusList, status_entry
 from tongban.credentials.trustlist import (
     TrustList,
-    TrustStore,
     build_trust_list,
     issuer_entry,
     open_trust_list,
     sign_trust_list,
 )
+from tongban.credentials.truststore import TrustStore
 
 # 2026-01-01T00:00:00Z, 2031-01-01T00:00:00Z, and "now" in between.
 JAN_2026 = 1767225600

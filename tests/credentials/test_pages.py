@@ -46,3 +46,18 @@ def test_verifier_page_shows_each_check(client, issued):
     assert "not_revoked" in page and "signature" in page
     bad = client.post("/credentials/verify/", {"credential": "TB1:!!!"}).content.decode()
     assert "failed" in bad or "未通过" in bad
+
+
+def test_use_in_an_application(client, issued):
+    me, mine, theirs = issued
+    client.force_login(me)
+    assert f"/me/credentials/{mine.pk}/present/" in client.get("/me/credentials/").content.decode()
+    form = client.get(f"/me/credentials/{mine.pk}/present/")
+    assert form.status_code == 200 and 'name="item"' in form.content.decode()
+    page = client.post(f"/me/credentials/{mine.pk}/present/", {"item": "MZ-0001", "purpose": "婚姻登记"}).content.decode()
+    assert "<svg" in page and "onestop:MZ-0001" in page
+    token = page.split("<textarea readonly rows=\"5\">", 1)[1].split("</textarea>", 1)[0]
+    assert services.redeem_presentation(token, audience="onestop:MZ-0001").pk == mine.pk
+    bad = client.post(f"/me/credentials/{mine.pk}/present/", {"item": "a b", "purpose": "x"}).content.decode()
+    assert "role=\"alert\"" in bad
+    assert client.get(f"/me/credentials/{theirs.pk}/present/").status_code == 404

@@ -14,7 +14,7 @@ from tongban.credentials.keys import Ed25519SigningKey
 from tongban.credentials.models import Credential, Verification
 from tongban.credentials.trustlist import build_trust_list, issuer_entry, sign_trust_list
 from tongban.credentials.vc import format_datetime, issue_vc_jwt
-from tongban.identity.access import actor_for_user
+from tongban.identity.access import ANONYMOUS, actor_for_user
 from tongban.ledger.models import LedgerEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cred_env")]
@@ -126,10 +126,11 @@ def test_enterprise_licence_has_expiry():
 def test_verification_by_signed_in_official_is_recorded(clerk, civil):
     credential = _issue(clerk)
     verifier = official("health-checker", make_department("health"), ["clerk"])
-    services.verify(credential.vc_jwt, verifier_actor=verifier)
+    services.record_verification(verifier, services.verify(credential.vc_jwt))
     assert Verification.objects.get(credential=credential).verifier == "health-checker"
     assert LedgerEvent.objects.filter(action="credentials.verified").exists()
-    services.verify(credential.vc_jwt)  # anonymous: not recorded
+    services.record_verification(ANONYMOUS, services.verify(credential.vc_jwt))  # anonymous: not recorded
+    services.record_verification(verifier, services.verify("TB1:garbage"))  # nothing verified: not recorded
     assert Verification.objects.count() == 1
 
 
@@ -186,6 +187,7 @@ def test_published_trust_list_opens_with_root_key(clerk):
 
     opened = open_trust_list(services.published_trust_list(), services.root_public_jwk(), region="330000")
     assert any(i.issuer.endswith("/issuers/civil") for i in opened.issuers)
+    assert opened.status_origins == ("https://tongban.330000",)  # where other nodes fetch our status lists
 
 
 def test_my_credentials_only_mine(clerk):

@@ -11,12 +11,12 @@ from tongban.credentials.keys import CredentialError, Ed25519SigningKey, Unknown
 from tongban.credentials.trustlist import (
     TRUST_LIST_TYP,
     TrustList,
-    TrustStore,
     build_trust_list,
     issuer_entry,
     open_trust_list,
     sign_trust_list,
 )
+from tongban.credentials.truststore import TrustStore
 from tongban.credentials.vc import issue_vc_jwt
 
 from . import ISSUER_A, ISSUER_B, JAN_2026, JAN_2031, LIST_UNTIL, NOW, Region, credential
@@ -191,3 +191,36 @@ def test_sm2_root_and_issuer_keys() -> None:
                            issued_at=JAN_2026)
     trust_list = open_trust_list(sign_trust_list(doc, root), root.public_key().public_jwk(), now=NOW)
     assert trust_list.issuers[0].alg == "SM2SM3" and trust_list.issuers[0].key.public_jwk()["crv"] == "SM2"
+
+
+def test_status_origins_are_optional_normalised_and_checked() -> None:
+    key = Ed25519SigningKey.generate()
+    entries = [issuer_entry(ISSUER_A, key)]
+    plain = build_trust_list("440000", entries, valid_until=JAN_2031, issued_at=JAN_2026)
+    assert "status_origins" not in plain  # lists without the field are what they always were
+    assert TrustList.from_document(plain).status_origins == ()
+    doc = build_trust_list("440000", entries, valid_until=JAN_2031, issued_at=JAN_2026,
+                           status_origins=["HTTPS://GD.Tongban.example:443", "http://127.0.0.1:8000/"])
+    assert doc["status_origins"] == ["https://gd.tongban.example", "http://127.0.0.1:8000"]
+    root = Ed25519SigningKey.generate()
+    opened = open_trust_list(sign_trust_list(doc, root), root.public_key(), now=NOW)
+    assert opened.status_origins == ("https://gd.tongban.example", "http://127.0.0.1:8000")
+    for bad in (["ftp://gd.example"], ["https://gd.example/status"], ["https://gd.example?x=1"], "https://gd.example",
+                ["https://user@gd.example"], ["not a url"], [7]):
+        with pytest.raises(CredentialError) as excinfo:
+            TrustList.from_document({**plain, "status_origins": bad})
+        assert _code(excinfo) == "trust_list_malformed", bad
+
+
+def test_two_regions_may_not_declare_one_status_origin(gd: Region) -> None:
+    def region_list(code: str, issuer: str) -> TrustList:
+        root = Ed25519SigningKey.generate()
+        doc = build_trust_list(code, [issuer_entry(issuer, Ed25519SigningKey.generate())], valid_until=JAN_2031,
+                               issued_at=JAN_2026, status_origins=["https://status.example"])
+        return open_trust_list(sign_trust_list(doc, root), root.public_key(), now=NOW)
+
+    store = gd.store()
+    store.import_region(region_list("820000", ISSUER_B))
+    with pytest.raises(CredentialError) as excinfo:
+        store.import_region(region_list("810000", "https://hk.tongban.example/issuers/x"))
+    assert _code(excinfo) == "trust_list_conflict"

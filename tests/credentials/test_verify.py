@@ -14,12 +14,12 @@ from tongban.credentials import qr as Q
 from tongban.credentials.keys import CredentialError, Ed25519SigningKey
 from tongban.credentials.statuslist import StatusList
 from tongban.credentials.trustlist import (
-    TrustStore,
     build_trust_list,
     issuer_entry,
     open_trust_list,
     sign_trust_list,
 )
+from tongban.credentials.truststore import TrustStore
 from tongban.credentials.vc import issue_vc_jwt
 from tongban.credentials.verify import (
     CHECKS,
@@ -371,6 +371,30 @@ def test_status_list_cache_checks_and_caches_status_list_credentials(gd: Region)
     publish()
     cache.invalidate(SUSPENSION_URL)
     assert verify_credential(text, store, cache, NOW).checks["not_suspended"]["code"] == "suspended"
+
+
+def test_status_list_cache_takes_a_credentials_list_only_from_its_region(gd: Region) -> None:
+    mo = Region("820000", ISSUER_B, name="澳门")
+    store = gd.store()
+    store.import_region(mo.trust_list())
+    # Region 820000 publishes a list at region 440000's URL: a credential of 440000 must not use it.
+    foreign = issue_vc_jwt(mo.revocation.to_credential(REVOCATION_URL, ISSUER_B, valid_from=JAN_2026), mo.key)
+    own = {REVOCATION_URL: issue_vc_jwt(gd.revocation.to_credential(REVOCATION_URL, ISSUER_A, valid_from=JAN_2026),
+                                        gd.key),
+           SUSPENSION_URL: issue_vc_jwt(gd.suspension.to_credential(SUSPENSION_URL, ISSUER_A, valid_from=JAN_2026),
+                                        gd.key)}
+    served = {**own, REVOCATION_URL: foreign}
+    text = _issue(gd, "vc+jwt")
+    result = verify_credential(text, store, StatusListCache(served.__getitem__, store), NOW)
+    assert _only_failure(result) == ("not_revoked", "status_unavailable")
+    assert "region 820000" in result.checks["not_revoked"]["reason_en"]
+    cache = StatusListCache(own.__getitem__, store)
+    assert verify_credential(text, store, cache, NOW).valid
+    # A list cached for one region does not serve another region's credential either.
+    mo_text = issue_vc_jwt(credential(issuer=ISSUER_B), mo.key)
+    failed = verify_credential(mo_text, store, cache, NOW)
+    assert [name for name, check in failed.checks.items() if not check["ok"]] == ["not_revoked", "not_suspended"]
+    assert failed.checks["not_revoked"]["code"] == "status_unavailable"
 
 
 def test_status_list_credentials_are_checked(gd: Region) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from tests.credentials.conftest import cred_env  # noqa: F401 - the fixture, shared with tests/credentials
 from tests.credentials.factories import marriage_type, official
@@ -19,8 +20,9 @@ def test_wallet_shows_qr_and_verifier_accepts_it(page, settings):
     civil = make_department("civil")
     marriage_type(civil)
     holder = make_citizen_user("wallet-holder", "李四")
-    credential = services.issue_credential(official("civil-clerk", civil), "marriage", holder.citizen.id_number,
-                                           {"spouse_name": "王五"})
+    with transaction.atomic():  # the edge holds the transaction, as the pages and the API do
+        credential = services.issue_credential(official("civil-clerk", civil), "marriage", holder.citizen.id_number,
+                                               {"spouse_name": "王五"})
 
     page.goto("/accounts/login/?next=/me/credentials/")
     page.get_by_label("用户名").fill("wallet-holder")

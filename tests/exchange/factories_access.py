@@ -21,7 +21,7 @@ from tongban.catalog import services as catalog
 from tongban.catalog.validation import validator_for
 from tongban.core import generations
 from tongban.exchange.models import Batch, Grant, Record, RecordVersion, ResourceState
-from tongban.exchange.services import authz
+from tongban.exchange.services import authz, sealing
 from tongban.identity.access import Actor
 from tongban.identity.models import Department
 
@@ -38,6 +38,7 @@ def _fresh_caches(settings, tmp_path):
     settings.TONGBAN_CRYPTO_PROFILE = "standard"
     settings.TONGBAN_LEDGER_COALESCE_MS = 0
     authz.clear_caches()
+    sealing._last_round.clear()  # the sequencer source's pacing
     yield
     authz.clear_caches()
 

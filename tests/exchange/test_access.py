@@ -320,3 +320,25 @@ def test_changes_are_logged_with_their_subjects_and_empty_polls_are_not():
 def test_changes_invalid_cursor_is_422(since, limit, code):
     env = consumer_env()
     assert code_of(lambda: access.changes(env.clerk, env.code, since, limit)) == code
+
+
+def test_high_limits_are_counted_in_leases_and_never_exceeded():
+    from tongban.exchange.services import authz
+
+    env = consumer_env(rate=2401)  # a lease of 2 per counter write
+    assert access.lease_size(2401) == 2 and access.lease_size(1199) == 1
+    grant = authz.grant_for(env.clerk, env.code, "query")
+    now = (int(time.time()) // 60 + 1) * 60 + 5.0
+    processes = [{}, {}]  # two worker processes, each with its own leases
+    served = refused = 0
+    for n in range(2500):
+        authz.leases = processes[n % 2]
+        try:
+            access.record_access(env.clerk, grant, "query", items_json="[]", now=now)
+            served += 1
+        except RateLimited:
+            refused += 1
+    assert served == 2401 and refused == 99  # never beyond the limit, nothing left unserved
+    assert Access.objects.count() == 2401
+    window = RateWindow.objects.get(grant=env.grant)
+    assert window.count == 2402  # the last lease was cut to the one request still allowed

@@ -15,8 +15,9 @@ from tests.exchange.factories_access import (
     _fresh_caches,  # noqa: F401 - autouse fixture
     consumer_env,
     id_number,
+    revoke,
 )
-from tongban.core.errors import RateLimited
+from tongban.core.errors import PermissionDenied, RateLimited
 from tongban.exchange.models import Access, RateWindow
 from tongban.exchange.services import access
 from tongban.identity import tokens
@@ -58,7 +59,7 @@ def test_warm_query_is_one_read_and_one_short_write(client):
     for table in ("identity_accesstoken", "exchange_grant", "catalog_", "auth_user", "django_session"):
         assert not any(table in s for s in sql), (table, sql)
     writes = [s for s in sql if s not in reads]
-    assert len(writes) == (1 if connection.vendor == "postgresql" else 2), sql
+    assert len(writes) == 2, sql  # the rate-limit counter and the access row
     assert all("exchange_ratewindow" in s or "exchange_access" in s for s in writes)
     assert Access.objects.count() == 3
 
@@ -84,7 +85,7 @@ def test_no_answer_without_its_stored_access(monkeypatch):
     env = consumer_env()
     access.query(env.clerk, env.code, id_number(1))
     monkeypatch.setattr(access, "_INSERT_ACCESS_SQLITE", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
-    monkeypatch.setattr(access, "_COUNT_AND_ACCESS_PG", "SELECT * FROM no_such_table WHERE 1 = %s")
+    monkeypatch.setattr(access, "_INSERT_ACCESS_PG", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
     from django.db import transaction
 
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -92,7 +93,7 @@ def test_no_answer_without_its_stored_access(monkeypatch):
     assert Access.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
 def test_outside_a_transaction_the_write_commits_on_its_own_and_429_rolls_back():
     env = consumer_env(rate=2)
     now = (int(time.time()) // 60 + 1) * 60 + 5.0
@@ -104,3 +105,32 @@ def test_outside_a_transaction_the_write_commits_on_its_own_and_429_rolls_back()
     assert connection.get_autocommit() and not connection.in_atomic_block  # nothing left open
     assert Access.objects.count() == 2
     assert RateWindow.objects.get(grant=env.grant).count == 2  # the refused request was not counted
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
+def test_outside_a_transaction_a_moved_generation_is_rechecked_and_logged_once():
+    env = consumer_env()
+    actor = tokens.cached_actor_for_bearer(env.token)
+    access.query(actor, env.code, id_number(1))
+    from tongban.core import generations
+
+    generations.bump()  # e.g. another grant changed: this one still holds
+    assert access.query(actor, env.code, id_number(2))["grant"] == env.grant.pk
+    assert Access.objects.count() == 2
+    revoke(env.grant)
+    with pytest.raises(PermissionDenied) as caught:
+        access.query(actor, env.code, id_number(3))
+    assert caught.value.code == "grant_revoked"
+    assert Access.objects.count() == 2  # the refused request left no access
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
+def test_a_broken_connection_falls_back_and_reconnects():
+    if connection.vendor != "postgresql":
+        pytest.skip("a database server that goes away is PostgreSQL's case; SQLite is a file")
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    connection.ensure_connection()
+    connection.connection.close()  # the server went away between requests
+    assert access.query(env.clerk, env.code, id_number(2))["record"]
+    assert Access.objects.count() == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from tests.exchange.factories import person_row
 from tests.exchange.factories_access import (
@@ -76,6 +77,33 @@ def test_a_second_sealer_never_seals_what_the_first_did():
     assert sealing._mark([(row.pk, 2)], "default") == 0  # the conditional update refuses
 
 
+def test_a_batch_raced_by_another_sealer_is_rolled_back_and_retried(monkeypatch):
+    env = consumer_env()
+    for n in (1, 2):
+        access.query(env.clerk, env.code, id_number(n))
+    first = Access.objects.order_by("id").first()
+    real_build = sealing._build_all
+    calls = []
+
+    def build_then_race(accesses, using):
+        built = real_build(accesses, using)
+        if not calls:  # the other sealer seals the first access between our read and our write
+            other = real_build([first], using)
+            events = ledger.record_many(other[0])
+            sealing._mark([(first.pk, events[0].pk)], using)
+        calls.append(len(accesses))
+        return built
+
+    monkeypatch.setattr(sealing, "_build_all", build_then_race)
+    sealed = sealing.seal_pending()
+    if connection.vendor == "sqlite":  # the other sealer committed its one; ours retried with the rest
+        assert sealed == 1 and calls == [2, 1]
+    else:  # here the "other sealer" shared our transaction: all rolled back, then both sealed once
+        assert sealed == 2 and calls == [2, 2]
+    assert LedgerEvent.objects.filter(action="exchange.access").count() == 2  # one each, no duplicate
+    assert sealing.pending_count() == 0
+
+
 def test_a_large_lookup_is_split_into_parts_that_fit_the_ledger():
     env = consumer_env(records=0)
     load(env.code, [person_row(n) for n in range(1200)])
@@ -126,3 +154,14 @@ def test_a_failing_source_does_not_stop_integration():
         integrator.unregister_source(broken)
         integrator.unregister_source(sealing._source)
     assert sealing.pending_count() == 0
+
+
+def test_the_source_seals_at_most_once_per_interval():
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    assert sealing._source("default") == 1
+    access.query(env.clerk, env.code, id_number(2))
+    assert sealing._source("default") == 0  # too soon: left for the next round
+    assert sealing.pending_count() == 1
+    sealing._last_round.clear()
+    assert sealing._source("default") == 1

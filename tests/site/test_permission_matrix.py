@@ -35,6 +35,11 @@ PUBLIC = {
     # Open data (数据开放): records of 无条件开放 resources, open columns only, for anyone.
     ("GET", "/api/v1/open-data/resources"),
     ("GET", "/api/v1/open-data/resources/{code}/records"),
+    # The service hall: every published service item and its guide (一次告知), for anyone;
+    # the rating tags a rating form offers.
+    ("GET", "/api/v1/onestop/items"),
+    ("GET", "/api/v1/onestop/items/{code}"),
+    ("GET", "/api/v1/onestop/rating-tags"),
 }
 # Public operations added by apps that publish to everyone (e.g. the ledger for auditors).
 PUBLIC_PREFIXES = ("/api/v1/ledger/",)
@@ -46,6 +51,9 @@ SELF_SERVICE = {
     # My data: a citizen's / enterprise's own records and who accessed them (others get 403).
     ("GET", "/api/v1/me/data"),
     ("GET", "/api/v1/me/data-access"),
+    # My applications (the one-stop list answers a citizen's own applications when no queue is asked).
+    ("GET", "/api/v1/me/applications"),
+    ("GET", "/api/v1/onestop/applications"),
     ("POST", "/api/v1/auth/logout"),
 }
 

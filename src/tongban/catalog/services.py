@@ -212,34 +212,23 @@ def search_resources(actor: Actor, q: str = "", *, department: str | None = None
     if department:
         filters["department"] = Department.objects.filter(code=department).values_list("pk", flat=True).first() or -1
     q = (q or "").strip()[:100]
-    facets_exact = True
     if q:
-        hits = search.search_ids(q, filters, public=public, page=page, page_size=page_size)
+        hits = search.search(q, filters, public=public, page=page, page_size=page_size, with_facets=with_facets)
         by_id = Resource.objects.select_related("department").in_bulk(hits.ids)
         result = SearchPage([by_id[pk] for pk in hits.ids if pk in by_id], hits.count, page, page_size,
                             hits.count_exact, words=hits.words)
-        facet_ids = None
         if with_facets:
-            # Exact facets when the matches are few; otherwise over the ranked candidates (flagged).
-            # A capped (inexact) count already says there are too many to list them all.
-            too_many = hits.count > search.FACET_EXACT_LIMIT or not hits.count_exact
-            facet_ids = None if too_many else search.all_match_ids(
-                q, filters, public=public, limit=search.FACET_EXACT_LIMIT)
-            if facet_ids is None:
-                facet_ids, facets_exact = hits.candidate_ids, False
-    else:
-        rows = visible_published(actor, public_portal=public_portal)
-        for name, value in filters.items():
-            if value not in (None, ""):
-                rows = rows.filter(**{search.FILTER_COLUMNS[name]: value})
-        start = (page - 1) * page_size
-        items = list(rows.select_related("department").order_by("-published_at", "-pk")[start:start + page_size])
-        result = SearchPage(items, rows.count(), page, page_size)
-        facet_ids = None
+            result.facets, result.facets_exact = _facet_lists(hits.facets), hits.facets_exact
+        return result
+    rows = visible_published(actor, public_portal=public_portal)
+    for name, value in filters.items():
+        if value not in (None, ""):
+            rows = rows.filter(**{search.FILTER_COLUMNS[name]: value})
+    start = (page - 1) * page_size
+    items = list(rows.select_related("department").order_by("-published_at", "-pk")[start:start + page_size])
+    result = SearchPage(items, rows.count(), page, page_size)
     if with_facets:
-        base = None if facet_ids is not None else rows
-        result.facets = _facet_lists(search.facet_counts(facet_ids, base))
-        result.facets_exact = facets_exact
+        result.facets = _facet_lists(search.facet_counts(rows))
     return result
 
 

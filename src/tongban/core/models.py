@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -95,3 +96,28 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class Notification(models.Model):
+    """A message in a user's in-site inbox (站内信). Other channels (e-mail, SMS) are sent by the
+    backend configured in ``TONGBAN_NOTIFICATION_BACKENDS`` (see core.notifications)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
+                             related_name="notifications")
+    category = models.CharField(_("category"), max_length=40)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    body_zh = models.TextField(_("message (Chinese)"), blank=True)
+    body_en = models.TextField(_("message (English)"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="core_notification_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.title_en}"

@@ -14,6 +14,8 @@ from tongban.credentials import services
 from tongban.credentials.schemas import (
     CredentialOut,
     IssueIn,
+    PresentationOut,
+    PresentIn,
     RevokeIn,
     TrustedRegionOut,
     TrustListImportIn,
@@ -42,7 +44,11 @@ def credential_out(credential) -> dict:
 def verify(request, payload: VerifyIn):
     if len(request.body) > MAX_BODY:
         raise InvalidInput("输入过大", "The input is too large", code="oversized")
-    return services.verify(payload.credential, verifier_actor=request.auth).to_dict()
+    result = services.verify(payload.credential)  # reads only: no transaction while a status list is fetched
+    if request.auth is not None and request.auth.is_authenticated:
+        with transaction.atomic():
+            services.record_verification(request.auth, result)
+    return result.to_dict()
 
 
 @router.get("/trust-list", auth=None, summary="The node's signed trust list (JWS)")
@@ -112,3 +118,18 @@ def remove_region(request, region: str):
 @me_router.get("/me/credentials", response=list[CredentialOut], summary="My credentials (wallet)")
 def my_credentials(request):
     return [credential_out(c) for c in services.my_credentials(request.auth).select_related("citizen", "enterprise")]
+
+
+@me_router.post("/me/credentials/{credential_id}/present", response={201: PresentationOut},
+                summary="Present one of my credentials in an application (a short-lived, one-time token)")
+def present(request, credential_id: UUID, payload: PresentIn):
+    with transaction.atomic():
+        presentation = services.present(request.auth, credential_id, audience=payload.audience,
+                                        purpose=payload.purpose)
+    return Status(201, presentation_out(presentation))
+
+
+def presentation_out(presentation) -> dict:
+    return {"id": str(presentation.pk), "credential": str(presentation.credential_id),
+            "audience": presentation.audience, "purpose": presentation.purpose,
+            "expires_at": presentation.expires_at.isoformat(), "token": presentation.token}

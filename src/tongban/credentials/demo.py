@@ -96,7 +96,7 @@ def write_region_b():
     now = time.time()
     doc = build_trust_list(REGION_B, [issuer_entry(issuer, key, department="澳门卫生局（演示）")],
                            region_name=REGION_B_NAME, sequence=int(now), issued_at=now - 60,
-                           valid_until=now + 365 * 86400)
+                           valid_until=now + 365 * 86400, status_origins=[f"https://tongban.{REGION_B}.example"])
     out = settings.DATA_DIR / "demo"
     out.mkdir(parents=True, exist_ok=True)
     trust = out / f"region-{REGION_B}-trust-list.jws"

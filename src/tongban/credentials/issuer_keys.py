@@ -6,6 +6,8 @@ temporary file and hard-linked into place, so concurrent workers agree on one ke
 * ``credential-issuer-<department code>.pem``: one issuing key per department (PKCS#8 PEM,
   Ed25519, or SM2 under the national crypto profile);
 * ``credential-status.pem``: the node key that signs the published status lists;
+* ``credential-presentation.pem``: the node key that signs the holder's presentation tokens
+  (never published in the trust list: only this node redeems them);
 * ``credential-root.pem``: the region ROOT key that signs the node's trust list. Other regions pin
   its public JWK (``tongban credential export-trust-list`` writes it). Keep it backed up; a
   production node should hold it offline.
@@ -23,6 +25,7 @@ from tongban.ledger import keystore
 
 ROOT_FILE = "credential-root.pem"
 STATUS_FILE = "credential-status.pem"
+PRESENTATION_FILE = "credential-presentation.pem"
 STATUS_ISSUER = "node"
 
 
@@ -48,6 +51,10 @@ def issuer_key(department_code: str) -> SigningKey:
 
 def status_key() -> SigningKey:
     return _key(STATUS_FILE)
+
+
+def presentation_key() -> SigningKey:
+    return _key(PRESENTATION_FILE)
 
 
 def root_key() -> SigningKey:

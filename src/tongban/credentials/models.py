@@ -66,6 +66,9 @@ class Credential(models.Model):
                 condition=(models.Q(citizen__isnull=False, enterprise__isnull=True)
                            | models.Q(citizen__isnull=True, enterprise__isnull=False)),
                 name="credential_one_holder"),
+            # One status entry per credential: a racing allocation fails here instead of sharing a bit.
+            models.UniqueConstraint(fields=["revocation_list", "revocation_index"], name="credential_revocation_entry"),
+            models.UniqueConstraint(fields=["suspension_list", "suspension_index"], name="credential_suspension_entry"),
         ]
 
     def __str__(self) -> str:
@@ -124,6 +127,57 @@ class TrustedRegion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region} {self.name}"
+
+
+class RemoteStatusList(models.Model):
+    """Another region's status list credential, as last fetched: a cache shared by every worker.
+
+    ``token`` is kept as fetched and checked again (signature, region) whenever it is read;
+    ``expires_at`` is the fetch time plus the list's ``ttl`` (bounded, and never past the list
+    credential's ``validUntil``). A failed fetch is remembered in ``error`` until ``retry_after``
+    so a region that is down is not asked again on every verification.
+    """
+
+    url = models.CharField(_("status list URL"), max_length=500, unique=True)
+    region = models.CharField(_("region code"), max_length=6)
+    token = models.TextField(_("status list credential"), blank=True)
+    fetched_at = models.DateTimeField(_("fetched at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("cached until"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    retry_after = models.DateTimeField(_("retry after"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("remote status list")
+        verbose_name_plural = _("remote status lists")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Presentation(models.Model):
+    """A holder's choice to present one credential to one audience for one purpose, briefly."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    credential = models.ForeignKey(Credential, verbose_name=_("credential"), on_delete=models.CASCADE,
+                                   related_name="presentations")
+    audience = models.CharField(_("audience"), max_length=120)
+    purpose = models.CharField(_("purpose"), max_length=200)
+    presented_by = models.CharField(_("presented by"), max_length=150)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    redeemed_by = models.CharField(_("redeemed by"), max_length=150, blank=True)
+
+    #: The signed reference token, set by ``services.present`` on the instance it answers (not stored).
+    token: str = ""
+
+    class Meta:
+        verbose_name = _("presentation")
+        verbose_name_plural = _("presentations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.audience} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Verification(models.Model):

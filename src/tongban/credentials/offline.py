@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from tongban.credentials.keys import CredentialError
-from tongban.credentials.trustlist import TrustList, TrustStore, open_trust_list
+from tongban.credentials.trustlist import TrustList, open_trust_list
+from tongban.credentials.truststore import TrustStore
 from tongban.credentials.vc import parse_vc_jwt
-from tongban.credentials.verify import StatusListCache, VerificationResult, verify_credential
+from tongban.credentials.verify import (
+    MAX_STATUS_LIST_JWT,
+    StatusListCache,
+    VerificationResult,
+    verify_credential,
+)
 
 
 def read_root(path: Path) -> dict[str, Any]:
@@ -35,7 +41,7 @@ def load_status(files: list[Path], store: TrustStore) -> StatusListCache | None:
     by_url = {}
     for path in files:
         token = path.read_text(encoding="utf-8").strip()
-        by_url[parse_vc_jwt(token).credential.get("id")] = token
+        by_url[parse_vc_jwt(token, MAX_STATUS_LIST_JWT).credential.get("id")] = token
 
     def fetch(url: str) -> str:
         if url not in by_url:

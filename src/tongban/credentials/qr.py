@@ -384,17 +384,18 @@ def decode_qr_text(text: str, resolve_key: Callable[[str], VerifyKey | None]) ->
 # --- images ---------------------------------------------------------------------------------
 
 
-def _qr(text: str, error: str) -> Any:
+def _qr(text: str, error: str, mode: str | None = "alphanumeric") -> Any:
     import segno
 
     # The base45 alphabet plus ':' is QR's alphanumeric set: 5.5 bits a character.
-    return segno.make_qr(text, error=error, mode="alphanumeric")
+    return segno.make_qr(text, error=error, mode=mode)
 
 
-def qr_svg(text: str, *, scale: int = 4, border: int = 4, error: str = "q") -> str:
-    """The QR code as an SVG document (error correction Q by default, as the EU DCC advises)."""
+def qr_svg(text: str, *, scale: int = 4, border: int = 4, error: str = "q", mode: str | None = "alphanumeric") -> str:
+    """The QR code as an SVG document (error correction Q by default, as the EU DCC advises);
+    ``mode=None`` for other texts than ``TB1:`` (e.g. a presentation token)."""
     buffer = io.BytesIO()
-    _qr(text, error).save(buffer, kind="svg", scale=scale, border=border, xmldecl=False)
+    _qr(text, error, mode).save(buffer, kind="svg", scale=scale, border=border, xmldecl=False)
     return buffer.getvalue().decode("utf-8")
 
 

@@ -44,3 +44,17 @@ class TrustedRegionOut(Schema):
     name: str
     sequence: int
     imported_at: str
+
+
+class PresentIn(Schema):
+    audience: str  # e.g. "onestop:<item code>"
+    purpose: str
+
+
+class PresentationOut(Schema):
+    id: str
+    credential: str
+    audience: str
+    purpose: str
+    expires_at: str
+    token: str

@@ -9,6 +9,7 @@ serialization with header ``typ: tongban-trust-list+jwt``::
       "region": "440000", "region_name": "广东省",    # GB/T 2260 code of the region
       "sequence": 7,                                   # grows with every new list of the region
       "issued_at": "2026-05-01T00:00:00Z", "valid_until": "2026-08-01T00:00:00Z",
+      "status_origins": ["https://gd.example"],        # optional, see below
       "issuers": [
         {"issuer": "https://gd.example/issuers/market", "department": "广东省市场监督管理局",
          "kid": "...", "alg": "EdDSA", "jwk": {"kty": "OKP", "crv": "Ed25519", "x": "..."},
@@ -20,6 +21,13 @@ An issuer entry's ``valid_from``/``valid_until`` bound when the key may **sign**
 verifies only if it was issued (``validFrom``; in a QR text ``issued_at`` or ``valid_from``)
 inside that window, and only while the key is on a current list. Removing a key from the list,
 or the whole region from the store, stops its credentials verifying at once.
+
+``status_origins`` (optional; added after version 1 was first published, so lists without it
+stay valid and verifiers that predate it ignore it) names the origins (``scheme://host[:port]``,
+http or https, no path) where the region publishes its Bitstring Status List credentials. Another
+node fetches a status list of that region's credentials only from one of these origins, and
+accepts it only when signed by a key on that region's list; a region that declares none has its
+revocable credentials reported ``status_unavailable`` elsewhere.
 
 The bureau imports another region's list only after ``open_trust_list`` has checked it against
 that region's **pinned** root public key (obtained out of band), its region code and its dates.
@@ -33,6 +41,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -44,7 +53,6 @@ from tongban.credentials.keys import (
     CredentialError,
     SigningKey,
     TongbanJWSRegistry,
-    UnknownKeyError,
     VerifyKey,
     public_key_from_jwk,
 )
@@ -59,6 +67,42 @@ CLOCK_SKEW = 300
 
 class TrustListError(CredentialError):
     default_code = "trust_list_malformed"
+
+
+def url_origin(url: Any) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL (lower case, default ports dropped), else None."""
+    if not isinstance(url, str) or not url.isascii() or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in ("http", "https") or not host or parts.username is not None or parts.password is not None:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 16:
+        raise TrustListError(detail="status_origins is a list of at most 16 origins")
+    origins = []
+    for item in value:
+        origin = url_origin(item)
+        try:
+            parts = urlsplit(item) if origin else None
+        except ValueError:
+            parts = None
+        if parts is None or parts.path not in ("", "/") or parts.query or parts.fragment or "#" in item:
+            raise TrustListError(detail=f"status_origins: {item!r} is not an http(s) origin (scheme://host[:port])")
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
 
 
 def _epoch(now: dt.datetime | float | None) -> float:
@@ -117,6 +161,8 @@ class TrustList:
     #: The signed JWS it was opened from (None for a list built locally and not yet signed).
     token: str | None = None
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: Where the region publishes its status lists (``status_origins``; empty when not declared).
+    status_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_document(cls, doc: Any, token: str | None = None) -> TrustList:
@@ -144,7 +190,8 @@ class TrustList:
                 raise TrustListError(detail=f"kid {issuer.kid!r} appears twice")
             kids.add(issuer.kid)
             issuers.append(issuer)
-        return cls(region, region_name, sequence, issued_at, valid_until, tuple(issuers), token, doc)
+        origins = _origins(doc.get("status_origins"))
+        return cls(region, region_name, sequence, issued_at, valid_until, tuple(issuers), token, doc, origins)
 
 
 def _issuer_from_dict(entry: Any, region: str, list_valid_until: float, number: int) -> TrustedIssuer:
@@ -186,8 +233,10 @@ def build_trust_list(
     region_name: str = "",
     sequence: int = 1,
     issued_at: dt.datetime | float | None = None,
+    status_origins: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """A trust-list document (to sign with ``sign_trust_list``)."""
+    """A trust-list document (to sign with ``sign_trust_list``); ``status_origins`` is left out
+    when empty, so a list without it is byte for byte what it was before the field existed."""
     entries = [i.to_dict() if isinstance(i, TrustedIssuer) else dict(i) for i in issuers]
     doc = {
         "type": TRUST_LIST_TYPE,
@@ -199,6 +248,9 @@ def build_trust_list(
         "valid_until": format_datetime(_epoch(valid_until)),
         "issuers": entries,
     }
+    origins = [url_origin(o) or o for o in status_origins]
+    if origins:
+        doc["status_origins"] = origins
     TrustList.from_document(doc)
     return doc
 
@@ -291,93 +343,10 @@ class _ListRegistry(TongbanJWSRegistry):
 _LIST_REGISTRY = _ListRegistry(algorithms=[ALG_EDDSA, ALG_ED25519, ALG_SM2SM3])
 
 
-class TrustStore:
-    """The keys this node trusts: its own issuers (the local list) and imported regions' lists.
+def __getattr__(name: str) -> Any:
+    # ``TrustStore`` lives in ``truststore`` (this module grew past ~400 lines); still importable from here.
+    if name == "TrustStore":
+        from tongban.credentials.truststore import TrustStore
 
-    Lookups go through one immutable index that is swapped whole on every change, so readers in
-    other threads never see a half-updated store.
-    """
-
-    def __init__(self, local: TrustList | None = None) -> None:
-        self._local: TrustList | None = None
-        self._regions: dict[str, TrustList] = {}
-        self._index: dict[str, TrustedIssuer] = {}
-        if local is not None:
-            self.set_local(local)
-
-    @property
-    def local(self) -> TrustList | None:
-        return self._local
-
-    def regions(self) -> list[str]:
-        """The imported regions' codes."""
-        return sorted(self._regions)
-
-    def region_list(self, region: str) -> TrustList | None:
-        return self._regions.get(region)
-
-    def set_local(self, trust_list: TrustList) -> None:
-        if trust_list.region in self._regions:
-            raise TrustListError("trust_list_conflict", f"region {trust_list.region} is imported")
-        self._rebuild(trust_list, self._regions)
-
-    def import_region(self, trust_list: TrustList) -> None:
-        """Adds (or replaces with a newer ``sequence``) an opened list of another region."""
-        if self._local is not None and trust_list.region == self._local.region:
-            raise TrustListError("trust_list_conflict", "that is this node's own region")
-        current = self._regions.get(trust_list.region)
-        if current is not None and trust_list.sequence < current.sequence:
-            raise TrustListError("trust_list_conflict", f"sequence {trust_list.sequence} is older than "
-                                                         f"the imported {current.sequence}")
-        self._rebuild(self._local, {**self._regions, trust_list.region: trust_list})
-
-    def import_token(
-        self,
-        token: str,
-        pinned_root_public_key: VerifyKey | dict[str, Any],
-        region: str,
-        *,
-        now: dt.datetime | float | None = None,
-    ) -> TrustList:
-        """``open_trust_list`` then ``import_region``."""
-        trust_list = open_trust_list(token, pinned_root_public_key, region=region, now=now)
-        self.import_region(trust_list)
-        return trust_list
-
-    def remove_region(self, region: str) -> bool:
-        """Stops trusting a region at once; False if it was not imported."""
-        if region not in self._regions:
-            return False
-        self._rebuild(self._local, {r: t for r, t in self._regions.items() if r != region})
-        return True
-
-    def _rebuild(self, local: TrustList | None, regions: dict[str, TrustList]) -> None:
-        index: dict[str, TrustedIssuer] = {}
-        owner: dict[str, str] = {}
-        for trust_list in ([local] if local else []) + [regions[r] for r in sorted(regions)]:
-            for entry in trust_list.issuers:
-                if entry.kid in index:
-                    raise TrustListError("trust_list_conflict",
-                                         f"kid {entry.kid!r} is in {index[entry.kid].region} and {entry.region}")
-                if owner.setdefault(entry.issuer, entry.region) != entry.region:
-                    raise TrustListError("trust_list_conflict",
-                                         f"issuer {entry.issuer!r} is in {owner[entry.issuer]} and {entry.region}")
-                index[entry.kid] = entry
-        self._local, self._regions, self._index = local, regions, index
-
-    def lookup(self, kid: str) -> TrustedIssuer | None:
-        return self._index.get(kid)
-
-    def issuer_for(self, kid: str) -> TrustedIssuer:
-        entry = self._index.get(kid)
-        if entry is None:
-            raise UnknownKeyError(detail=f"kid {kid!r}")
-        return entry
-
-    def resolve_key(self, kid: str) -> VerifyKey:
-        """The trusted key with this ``kid`` (raises ``UnknownKeyError``): a ``resolve_key`` for
-        ``vc.decode_vc_jwt`` and ``qr.decode_qr_text``."""
-        return self.issuer_for(kid).key
-
-    def __len__(self) -> int:
-        return len(self._index)
+        return TrustStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,5 +9,6 @@ app_name = "credentials"
 urlpatterns = [
     path("me/credentials/", views.wallet, name="wallet"),
     path("me/credentials/<uuid:credential_id>.jwt", views.download, name="download"),
+    path("me/credentials/<uuid:credential_id>/present/", views.present_page, name="present"),
     path("credentials/verify/", views.verify_page, name="verify"),
 ]

@@ -246,22 +246,23 @@ def _parse_header(segment: bytes) -> dict[str, str]:
     return header
 
 
-def parse_vc_jwt(token: str | bytes) -> ParsedVcJwt:
+def parse_vc_jwt(token: str | bytes, max_bytes: int = MAX_VC_JWT_BYTES) -> ParsedVcJwt:
     """Parses a VC-JWT and checks its header and credential, not its signature.
 
     The hot path of verification, so it is a strict parser of its own (three base64url parts,
     canonical base64url, a JSON header with only the parameters ``JWS_REGISTRY`` admits)
     rather than joserfc's ``extract_compact``; the tests check both read every token alike.
+    ``max_bytes`` is raised only for status list credentials, whose lists may be large.
     """
     if isinstance(token, str):
-        if len(token) > MAX_VC_JWT_BYTES:
-            raise VcError("oversized", f"over {MAX_VC_JWT_BYTES} bytes")
+        if len(token) > max_bytes:
+            raise VcError("oversized", f"over {max_bytes} bytes")
         try:
             token = token.encode("ascii")
         except UnicodeEncodeError:
             raise VcError("malformed_jwt", "a compact JWS is ASCII") from None
-    if len(token) > MAX_VC_JWT_BYTES:
-        raise VcError("oversized", f"over {MAX_VC_JWT_BYTES} bytes")
+    if len(token) > max_bytes:
+        raise VcError("oversized", f"over {max_bytes} bytes")
     parts = token.split(b".")
     if len(parts) != 3:
         raise VcError("malformed_jwt", "a compact JWS is three base64url parts joined by dots")

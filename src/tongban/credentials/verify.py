@@ -12,7 +12,10 @@ list cannot be had (no ``status_lookup``, or it returns None or raises ``Credent
 ``LookupError`` or ``OSError``) does not verify. ``status_lookup(url)`` returns the
 ``StatusList`` published at ``url``, its status list credential checked against the trust store
 and cached for its ``ttl``: ``StatusListCache(fetch, trust_store)`` does exactly that around a
-``fetch(url) -> VC-JWT`` (HTTP on a node, a file for the offline verifier).
+``fetch(url) -> VC-JWT`` (HTTP on a node, a file for the offline verifier). A lookup that needs
+to know whose credential it is serving (to take the list only from that issuer's region) also
+has ``for_issuer(issuer) -> lookup``; it is called with the ``TrustedIssuer`` whose key signed
+the credential, and the lookup it returns is used instead.
 
 A credential is trusted when the trust store holds its ``kid``, the key's owner is the
 credential's ``issuer``, the key's signing window covers the issuance (``validFrom``; in a QR text
@@ -30,11 +33,16 @@ from typing import Any
 from tongban.credentials import qr, vc
 from tongban.credentials.keys import CredentialError, message
 from tongban.credentials.statuslist import StatusList
-from tongban.credentials.trustlist import TrustStore
+from tongban.credentials.trustlist import TrustedIssuer
+from tongban.credentials.truststore import TrustStore
 from tongban.credentials.vc import format_datetime
 
 #: Largest input accepted (bytes of UTF-8).
 MAX_INPUT = 16 * 1024
+#: Largest status list credential (VC-JWT, bytes) and decompressed bitstring (bytes: 16,777,216
+#: entries) accepted; the GZIP is inflated incrementally up to this cap (decompression bombs).
+MAX_STATUS_LIST_JWT = 1024 * 1024
+MAX_STATUS_LIST_BYTES = 2 * 1024 * 1024
 CHECKS = ("format", "signature", "issuer_trusted", "not_expired", "not_revoked", "not_suspended")
 
 StatusLookup = Callable[[str], StatusList | None]
@@ -219,8 +227,13 @@ def verify_credential(
         checks["not_expired"] = _passed(f"在有效期内（至 {until}）", f"Within its validity period (until {until})")
 
     # not_revoked, not_suspended
+    lookup = status_lookup
+    if presented.status and status_lookup is not None:
+        bind = getattr(status_lookup, "for_issuer", None)
+        if bind is not None:
+            lookup = bind(entry)
     for name, purpose, bad in (("not_revoked", "revocation", "revoked"), ("not_suspended", "suspension", "suspended")):
-        checks[name] = _status_check(presented.status, purpose, bad, status_lookup)
+        checks[name] = _status_check(presented.status, purpose, bad, lookup)
 
     return _result(checks, presented.claims, fmt)
 
@@ -249,7 +262,8 @@ def _status_check(entries: list[vc.StatusEntry], purpose: str, bad: str,
         try:
             status_list = status_lookup(entry.list_url)
         except CredentialError as exc:
-            return _check(False, "status_unavailable", f"{entry.list_url}: {exc.message_en}")
+            reason = exc.detail if exc.code == "status_unavailable" and exc.detail else exc.message_en
+            return _check(False, "status_unavailable", f"{entry.list_url}: {reason}")
         except (LookupError, OSError) as exc:
             return _check(False, "status_unavailable", f"{entry.list_url}: {exc}")
         if status_list is None:
@@ -278,15 +292,35 @@ def open_status_list_credential(
     *,
     url: str | None = None,
     now: dt.datetime | float | None = None,
+    region: str | None = None,
+    max_bytes: int = MAX_STATUS_LIST_BYTES,
 ) -> StatusList:
     """The ``StatusList`` of a ``BitstringStatusListCredential`` secured as a VC-JWT.
 
-    Its key must be in ``trust_store`` and belong to its ``issuer``, it must be valid at
-    ``now``, and when ``url`` is given its ``id`` must be that URL (so one list cannot stand in
-    for another). Raises ``CredentialError``.
+    Its key must be in ``trust_store`` and belong to its ``issuer`` (and, when ``region`` is
+    given, to that region's list), it must be valid at ``now``, and when ``url`` is given its
+    ``id`` must be that URL (so one list cannot stand in for another). The bitstring may expand
+    to at most ``max_bytes``. Raises ``CredentialError``.
     """
-    parsed = vc.parse_vc_jwt(token)
+    return open_status_list(token, trust_store, url=url, now=now, region=region, max_bytes=max_bytes)[0]
+
+
+def open_status_list(
+    token: str,
+    trust_store: TrustStore,
+    *,
+    url: str | None = None,
+    now: dt.datetime | float | None = None,
+    region: str | None = None,
+    max_bytes: int = MAX_STATUS_LIST_BYTES,
+) -> tuple[StatusList, TrustedIssuer, float | None]:
+    """``open_status_list_credential``, also answering the signing key's trust-list entry and the
+    status list credential's ``validUntil`` (None when it has none)."""
+    parsed = vc.parse_vc_jwt(token, MAX_STATUS_LIST_JWT)
     entry = trust_store.issuer_for(parsed.kid)
+    if region is not None and entry.region != region:
+        raise CredentialError("status_unavailable", f"the status list is signed by a key of region {entry.region}, "
+                                                    f"not of the credential's region {region}")
     vc.check_vc_jwt_signature(parsed, entry.key)
     info = parsed.info
     if info.issuer != entry.issuer:
@@ -296,7 +330,9 @@ def open_status_list_credential(
     when = _epoch(now)
     if when < info.valid_from or (info.valid_until is not None and when > info.valid_until):
         raise CredentialError("status_unavailable", "the status list credential is outside its validity period")
-    return StatusList.from_credential(parsed.credential)
+    if entry.list_valid_until is not None and when > entry.list_valid_until:
+        raise CredentialError("status_unavailable", f"the trust list of region {entry.region} has expired")
+    return StatusList.from_credential(parsed.credential, max_bytes=max_bytes), entry, info.valid_until
 
 
 class StatusListCache:
@@ -311,15 +347,26 @@ class StatusListCache:
     def __init__(self, fetch: Callable[[str], str], trust_store: TrustStore,
                  clock: Callable[[], float] = time.time) -> None:
         self._fetch, self._trust_store, self._clock = fetch, trust_store, clock
-        self._lists: dict[str, tuple[float, StatusList]] = {}
+        self._lists: dict[str, tuple[float, StatusList, str]] = {}
 
     def __call__(self, url: str) -> StatusList:
+        return self._get(url, None)
+
+    def for_issuer(self, issuer: TrustedIssuer) -> Callable[[str], StatusList]:
+        """The lookup for a credential of ``issuer``: lists signed by a key of its region only."""
+        return lambda url: self._get(url, issuer.region)
+
+    def _get(self, url: str, region: str | None) -> StatusList:
         now = self._clock()
         cached = self._lists.get(url)
         if cached is not None and now < cached[0]:
+            if region is not None and cached[2] != region:
+                raise CredentialError("status_unavailable", f"the status list is signed by a key of region "
+                                                            f"{cached[2]}, not of the credential's region {region}")
             return cached[1]
-        status_list = open_status_list_credential(self._fetch(url), self._trust_store, url=url, now=now)
-        self._lists[url] = (now + status_list.ttl_ms / 1000, status_list)
+        status_list, signer, _until = open_status_list(self._fetch(url), self._trust_store, url=url, now=now,
+                                                       region=region)
+        self._lists[url] = (now + status_list.ttl_ms / 1000, status_list, signer.region)
         return status_list
 
     def invalidate(self, url: str | None = None) -> None:

@@ -1,7 +1,9 @@
-"""Pages: the wallet 我的证照 (/me/credentials/) and the verifier 证照核验 (/credentials/verify/)."""
+"""Pages: the wallet 我的证照 (/me/credentials/, with "use in an application") and the verifier 证照核验
+(/credentials/verify/)."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
@@ -24,8 +26,8 @@ def _actor(request):
     return actor_for_user(user)
 
 
-def _svg(text: str) -> str:
-    svg = qr.qr_svg(text, scale=3)
+def _svg(text: str, **options) -> str:
+    svg = qr.qr_svg(text, scale=3, **options)
     return svg[svg.index("<svg"):] if "<svg" in svg else svg
 
 
@@ -54,6 +56,32 @@ def download(request, credential_id):
     return response
 
 
+@verified_login_required
+@require_http_methods(["GET", "POST"])
+def present_page(request, credential_id):
+    """"Use in an application": the holder names the service item and purpose; a one-time token
+    (and its QR code) valid for 10 minutes is shown, for the one-stop service to redeem."""
+    actor = _actor(request)
+    try:
+        credential = services.my_credential(actor, credential_id)
+    except DomainError as error:
+        return error_page(request, error)
+    context = {"credential": credential, "item": "", "purpose": "", "presentation": None, "error": None}
+    if request.method == "POST":
+        context["item"] = request.POST.get("item", "").strip()[:80]
+        context["purpose"] = request.POST.get("purpose", "").strip()[:200]
+        try:
+            with transaction.atomic():
+                presentation = services.present(actor, credential.pk, audience=f"onestop:{context['item']}",
+                                                purpose=context["purpose"])
+        except DomainError as error:
+            context["error"] = error
+        else:
+            context["presentation"] = presentation
+            context["qr"] = mark_safe(_svg(presentation.token, error="m", mode=None))  # noqa: S308 - segno SVG
+    return render(request, "credentials/present.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 def verify_page(request):
     result = None
@@ -63,5 +91,10 @@ def verify_page(request):
         upload = request.FILES.get("file")
         if upload is not None:
             text = upload.read(MAX_INPUT + 1).decode("utf-8", "replace")
-        result = services.verify(text, verifier_actor=_actor(request)).to_dict()
+        verified = services.verify(text)  # reads only: no transaction while a status list is fetched
+        actor = _actor(request)
+        if actor.is_authenticated:
+            with transaction.atomic():
+                services.record_verification(actor, verified)
+        result = verified.to_dict()
     return render(request, "credentials/verify.html", {"result": result, "text": text[:MAX_INPUT]})

@@ -259,6 +259,9 @@ class AccessSubject(models.Model):
         verbose_name = _("accessed subject")
         verbose_name_plural = _("accessed subjects")
 
+    def __str__(self) -> str:
+        return f"{self.access_id}: {self.subject_hash[:12]}…"
+
 
 class RateWindow(models.Model):
     """Requests counted per grant per minute (shared by every worker process)."""
@@ -271,6 +274,9 @@ class RateWindow(models.Model):
         verbose_name = _("rate window")
         verbose_name_plural = _("rate windows")
         constraints = [models.UniqueConstraint(fields=["grant", "minute"], name="exchange_one_window")]
+
+    def __str__(self) -> str:
+        return f"grant {self.grant_id} @{self.minute}: {self.count}"
 
 
 class WebhookDelivery(models.Model):

@@ -75,20 +75,48 @@ def record(*, actor: str, action: str, subject: str = "", payload: dict[str, Any
     return event
 
 
-def record_many(built: list[tuple[LedgerEvent, list[str]]], using: str = DEFAULT_DB_ALIAS) -> list[LedgerEvent]:
-    """Stores many events made by ``build_event`` in the caller's transaction (two bulk INSERTs).
+def record_many(built: list[tuple[LedgerEvent, list[str]]], *, schedule_integration: bool = True,
+                using: str = DEFAULT_DB_ALIAS) -> list[LedgerEvent]:
+    """Stores many events made by ``build_event`` in the caller's transaction; returns them with
+    their ids (in list order).
 
-    For callers that record acts in batches (the exchange seals its per-access queue this
-    way); the events get their ids in list order.
+    For callers that record acts in batches (the exchange seals its per-access queue this way):
+    a few multi-row INSERTs, no per-object ORM work, since on SQLite this runs while holding the
+    database's write lock. ``schedule_integration=False`` for a caller that integrates itself
+    right after (a ledger source drained by ``integrate``).
     """
     if not built:
         return []
-    events = LedgerEvent.objects.using(using).bulk_create([event for event, _hashes in built])
-    subjects = [LedgerSubject(event=event, hash=h) for event, hashes in built for h in hashes]
-    if subjects:
-        LedgerSubject.objects.using(using).bulk_create(subjects, batch_size=5000)
-    _schedule_integration(using)
+    connection = connections[using]
+    adapt = connection.ops.adapt_datetimefield_value
+    events = [event for event, _hashes in built]
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), _ROWS_PER_INSERT):
+            chunk = events[start:start + _ROWS_PER_INSERT]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for event in chunk:
+                params += [adapt(event.recorded_at), event.action, event.actor, event.department, event.subject,
+                           bytes(event.entry)]
+            cursor.execute(
+                "INSERT INTO ledger_event (recorded_at, action, actor, department, subject, entry) "  # noqa: S608
+                f"VALUES {placeholders} RETURNING id", params)
+            # Rows come back in VALUES order on SQLite and PostgreSQL (Django's bulk_create
+            # relies on the same).
+            for event, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                event.pk = pk
+                event._state.adding, event._state.db = False, using
+        subjects = [(event.pk, h) for event, hashes in built for h in hashes]
+        for start in range(0, len(subjects), _ROWS_PER_INSERT):  # multi-row: one round trip per chunk
+            chunk = subjects[start:start + _ROWS_PER_INSERT]
+            cursor.execute("INSERT INTO ledger_subject (event_id, hash) VALUES "  # noqa: S608 - placeholders only
+                           + ", ".join(["(%s, %s)"] * len(chunk)), [value for row in chunk for value in row])
+    if schedule_integration:
+        _schedule_integration(using)
     return events
+
+
+_ROWS_PER_INSERT = 500
 
 
 def build_event(*, actor: str, action: str, subject: str = "", payload: dict[str, Any] | None = None,

@@ -16,6 +16,7 @@ from tongban.exchange import api as exchange_api
 from tongban.identity import api as identity_api
 from tongban.identity.auth import api_auth
 from tongban.ledger import api as ledger_api
+from tongban.onestop import api as onestop_api
 from tongban.ledger import services as ledger_services
 
 api = NinjaAPI(
@@ -41,6 +42,8 @@ api.add_router("/", exchange_api.me_router, tags=["me"])
 api.add_router("/open-data", exchange_api.open_router, tags=["open data"])
 api.add_router("/credentials", credentials_api.router)
 api.add_router("/", credentials_api.me_router)
+api.add_router("/onestop", onestop_api.router)
+api.add_router("/", onestop_api.me_router, tags=["me"])
 
 
 class JobOut(Schema):

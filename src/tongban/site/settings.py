@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.exchange",
     "tongban.credentials",
+    "tongban.onestop",
     "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",
     "django.contrib.contenttypes",

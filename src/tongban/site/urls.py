@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("tongban.catalog.urls")),  # /catalog/, /open-data/, /catalog.jsonld, /workbench/catalog/
     path("", include("tongban.exchange.urls")),  # /workbench/exchange/, /me/data/, /open-data/<code>/records.*
     path("", include("tongban.credentials.urls")),  # /me/credentials/, /credentials/verify/
+    path("", include("tongban.onestop.urls")),  # /services/, /me/applications/, /me/inbox/, /workbench/onestop/
     path("", include("tongban.core.urls")),
 ]

@@ -201,6 +201,8 @@ class GrantView:
 
 _grants: dict[tuple[int, str], tuple[GrantView, ...]] = {}
 _seen_generation: list[int | None] = [None]
+# Rate-limit capacity this process has leased: grant id -> (minute, requests left); see access.
+leases: dict[int, tuple[int, int]] = {}
 
 
 def grants_of(department_id: int, code: str) -> tuple[GrantView, ...]:
@@ -239,6 +241,11 @@ def grant_for(actor: Actor, code: str, mode: str, now: float | None = None) -> G
     return choose_grant(grants_of(actor.department_id, code), code, mode, now)
 
 
+def seen_generation() -> int | None:
+    """The access generation this process's caches were last checked against (None: never)."""
+    return _seen_generation[0]
+
+
 def observe_generation(generation: int | None) -> bool:
     """Report the access generation read in this request. True when it moved since the last
     report: every cache (grants, tokens) has then been dropped and the caller must re-check."""
@@ -247,6 +254,7 @@ def observe_generation(generation: int | None) -> bool:
     if _seen_generation[0] == generation and not tokens_moved:
         return False
     _grants.clear()
+    leases.clear()  # a changed limit applies to the next lease at once
     _seen_generation[0] = generation
     return True
 
@@ -263,5 +271,6 @@ def clear_caches() -> None:
     """Drop every cache of this module and the token cache (tests, and after schema changes)."""
     _grants.clear()
     _resources.clear()
+    leases.clear()
     _seen_generation[0] = None
     tokens.clear_cache()
