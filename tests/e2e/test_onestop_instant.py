@@ -44,8 +44,8 @@ def test_citizen_is_approved_at_once_and_finds_the_certificate_in_the_wallet(pag
     make_certificate_type("individual_licence", "market", name="个体工商户营业执照")
     item = service_item(
         "market", name="个体工商户设立登记（秒批）", certificate_type="individual_licence",
-        form_schema=[{"key": "name", "label": "经营者姓名", "label_en": "Operator", "type": "text", "required": True,
-                      "prefill": {"resource": civil.code, "item": "name"}}],
+        form_schema=[{"key": "name", "label": "经营者姓名", "label_en": "Operator", "type": "text",
+                      "required": True, "prefill": {"resource": civil.code, "item": "name"}}],
         materials=[{"source": "certificate", "name": "结婚证", "certificate_type": "marriage"},
                    {"source": "shared_data", "name": "婚姻登记记录", "resource_code": civil.code,
                     "resource_items": ["marital_status"]}],
@@ -71,7 +71,7 @@ def test_citizen_is_approved_at_once_and_finds_the_certificate_in_the_wallet(pag
     # Materials: the certificate from the wallet, the record from shared data; no upload.
     page.wait_for_url(f"**/me/applications/{number}/materials/")
     materials = page.get_by_test_id("material")
-    assert [materials.nth(i).get_attribute("data-state") for i in range(materials.count())] == ["wallet", "shared"]
+    assert [m.get_attribute("data-state") for m in materials.all()] == ["wallet", "shared"]
     assert "结婚证" in materials.first.get_by_test_id("material-source").inner_text()
     assert page.get_by_test_id("file-input").count() == 0
     assert fits_the_screen(page)

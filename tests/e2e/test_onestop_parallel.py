@@ -58,9 +58,10 @@ def test_two_department_application_is_approved_only_after_both_approve(page, of
     make_department("market", name="市场监督管理局")
     make_department("health", name="卫生健康委员会")
     user, _ = citizen_applicant("孙八", username="e2e-parallel")
-    item = service_item("market", co_departments=("health",), name="食品经营许可（并联）", promised_days=10, form_schema=[
-        {"key": "shop_name", "label": "店铺名称", "label_en": "Shop name", "type": "text", "required": True},
-        {"key": "area", "label": "经营面积（平方米）", "label_en": "Floor area (m²)", "type": "number", "required": True}])
+    form = [{"key": "shop_name", "label": "店铺名称", "type": "text", "required": True},
+            {"key": "area", "label": "经营面积（平方米）", "type": "number", "required": True}]
+    item = service_item("market", co_departments=("health",), name="食品经营许可（并联）", promised_days=10,
+                        form_schema=form)
     clerk("market", username="e2e-clerk")
     approver("market", username="e2e-market-approver")
     approver("health", username="e2e-health-approver")

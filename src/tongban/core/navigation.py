@@ -49,16 +49,21 @@ class Section:
     label: Promise
     summary: Promise
     order: int = 100
+    testid: str = ""
+    kinds: tuple[str, ...] = ()  # account kinds the section is for (empty: everyone who reaches the portal)
 
 
 _SECTIONS: list[Section] = []
 
 
-def register_section(portal: str, path: str, label: Promise, summary: Promise, order: int = 100) -> None:
+def register_section(portal: str, path: str, label: Promise, summary: Promise, order: int = 100, *,
+                     testid: str = "", kinds: tuple[str, ...] = ()) -> None:
     """Called from an app's ``AppConfig.ready()``; core knows no app above it."""
     if not any(s.portal == portal and s.path == path for s in _SECTIONS):
-        _SECTIONS.append(Section(portal, path, label, summary, order))
+        _SECTIONS.append(Section(portal, path, label, summary, order, testid, tuple(kinds)))
 
 
-def sections_of(portal: str) -> list[Section]:
-    return sorted((s for s in _SECTIONS if s.portal == portal), key=lambda s: (s.order, s.path))
+def sections_of(portal: str, kind: str | None = None) -> list[Section]:
+    """The portal's sections in order; with ``kind``, only those meant for that account kind."""
+    chosen = (s for s in _SECTIONS if s.portal == portal and (kind is None or not s.kinds or kind in s.kinds))
+    return sorted(chosen, key=lambda s: (s.order, s.path))

@@ -11,5 +11,7 @@ class ExchangeConfig(AppConfig):
     def ready(self) -> None:
         from tongban.core.navigation import register_section
 
+        register_section("me", "/me/data/", _("My data"), _("what departments hold about you, and who accessed it"),
+                         20, testid="my-data-link", kinds=("citizen", "enterprise"))
         register_section("workbench", "/workbench/exchange/", _("Data sharing and exchange"),
                          _("Load records, request and grant access to other departments' data, and try a query."), 20)

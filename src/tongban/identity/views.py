@@ -31,6 +31,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from tongban.core.errors import DomainError, PermissionDenied
+from tongban.core.navigation import sections_of
 from tongban.identity import events, mfa, pages_support, services, tokens
 from tongban.identity.access import SCOPES, Role, actor_for_user
 from tongban.identity.decorators import domain_errors_as_pages, verified_login_required
@@ -225,6 +226,8 @@ def _account_context(request) -> dict:
         "mfa_enrolled": mfa.has_confirmed_device(request.user),
         "can_manage_tokens": actor.has_role(Role.STEWARD, Role.DEPT_ADMIN, Role.BUREAU_ADMIN),
         "can_manage_officials": actor.has_role(Role.DEPT_ADMIN, Role.BUREAU_ADMIN),
+        # What other apps offer in "my space" (my data, certificates, applications, inbox).
+        "sections": sections_of("me", profile.kind),
     }
 
 

@@ -11,6 +11,11 @@ class OnestopConfig(AppConfig):
     def ready(self) -> None:
         from tongban.core.navigation import register_section
 
+        register_section("me", "/me/applications/", _("My applications"),
+                         _("the services you applied for, their progress and results"), 10,
+                         testid="my-applications-link", kinds=("citizen", "enterprise"))
+        register_section("me", "/me/inbox/", _("Inbox"), _("messages about your applications"), 40,
+                         testid="inbox-link")
         register_section("workbench", "/workbench/onestop/window/", _("One-window acceptance"),
                          _("Accept, refuse or ask for a supplement of submitted applications."), 30)
         register_section("workbench", "/workbench/onestop/tasks/", _("Department review"),

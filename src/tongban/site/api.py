@@ -16,8 +16,8 @@ from tongban.exchange import api as exchange_api
 from tongban.identity import api as identity_api
 from tongban.identity.auth import api_auth
 from tongban.ledger import api as ledger_api
-from tongban.onestop import api as onestop_api
 from tongban.ledger import services as ledger_services
+from tongban.onestop import api as onestop_api
 
 api = NinjaAPI(
     title="tongban 通办 API",

@@ -8,14 +8,19 @@ path's:
 1. reads first, outside any transaction: the grant and the resource view from per-process
    caches, then the record(s) together with the access generation, in ONE statement for a
    single subject; a moved generation drops the caches and re-checks the caller and grant;
-2. one short write transaction: the rate-limit counter (``RateWindow`` upsert per grant per
-   minute; over the limit → 429 and nothing logged) and the ``Access`` row (plus its
-   ``AccessSubject`` rows for several subjects). On SQLite one short ``BEGIN IMMEDIATE``
-   transaction on the driver's connection; on PostgreSQL the counter commits on its own without
-   waiting for the WAL flush (see ``_COUNT_PG_NO_FLUSH_WAIT``), then the access row durably;
+2. one short write: the rate-limit counter (``RateWindow`` upsert per grant per minute, taken
+   in leases for high limits, see ``LEASE_WRITES_PER_MINUTE``; at the limit → 429 and nothing
+   logged) and the ``Access`` row (plus ``AccessSubject`` rows for several subjects);
 3. the answer, returned only after that commit: no answered access is ever lost.
 
-These functions open that short write transaction themselves (the exception to "the caller
+Per database, for one subject outside any transaction (the API): SQLite reads in one statement,
+then writes in one short ``BEGIN IMMEDIATE`` transaction on the driver's connection (the write
+lock is taken at BEGIN, so the read stays outside). PostgreSQL does the read and the access row
+in ONE statement (``_READ_AND_LOG_PG``: one round trip, the row written only if the generation
+is the one the caches were checked against); the counter, when a lease is needed, commits on its
+own without waiting for the WAL flush (``_COUNT_PG_NO_FLUSH_WAIT``).
+
+These functions open their short write transaction themselves (the exception to "the caller
 holds the transaction" that DESIGN §3 makes for hot read paths); inside an outer transaction it
 becomes a savepoint. Subjects are logged by keyed hash only: ``Access.subject_hash`` when an
 access concerns exactly one subject, ``AccessSubject`` rows when it concerns several.
