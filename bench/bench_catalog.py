@@ -6,7 +6,8 @@ postgres://postgres@127.0.0.1:5432, dropped afterwards — bulk-loads the resour
 search index, then times the real search service (``services.search_resources``, page of 20,
 ranked, with the match count) for narrow and broad Chinese queries, against a plain
 ``LIKE '%…%'`` scan over name and abstract as the baseline. It also reports how many of the top
-20 results carry the query in their name (relevance: names before abstracts before items).
+20 results carry the query in their name (relevance: names before abstracts before items), and
+times public searches with facets, a filtered broad query and pages past the ranked head.
 
 Synthetic text is assembled from fragments; each fragment is segmented once with the catalog's
 jieba tokenizer and the words concatenated, which keeps generating 100k documents to seconds.

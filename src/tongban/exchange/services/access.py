@@ -168,10 +168,23 @@ def _json(value: Any) -> Any:
 _READ_ONE_QMARK = _READ_ONE.replace("%s", "?")
 
 
+def _raw_sqlite():
+    """The driver's connection, memory-mapped once: every other worker's and the sequencer's
+    commits reset this connection's page cache, so each request re-reads its B-tree pages; through
+    a memory map that is a pointer, not a read() and a copy per page."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_exchange_mmap", None) is not raw:
+        megabytes = int(getattr(settings, "TONGBAN_EXCHANGE_SQLITE_MMAP_MB", 256))
+        raw.execute(f"PRAGMA mmap_size = {megabytes * 1024 * 1024}")
+        connection._exchange_mmap = raw
+    return raw
+
+
 def _read_one(code: str, subject: str) -> tuple[int | None, dict | None]:
     """The access generation and the subject's record, in one statement (autocommit: no lock)."""
     if connection.vendor == "sqlite":
-        connection.ensure_connection()
+        _raw_sqlite()
         with connection.wrap_database_errors:
             generation, data = connection.connection.execute(_READ_ONE_QMARK,
                                                              (generations.ACCESS, code, subject)).fetchone()
@@ -309,8 +322,7 @@ def _record_sqlite_raw(counter: list | None, values: list) -> tuple[int | None, 
     """SQLite outside any transaction: ``BEGIN IMMEDIATE``, the statements, ``COMMIT``, on the
     driver's connection (Django's atomic() and cursor wrappers cost more than the writes).
     Returns (access id, new count); (None, _LIMITED) when the limit is reached (rolled back)."""
-    connection.ensure_connection()
-    raw = connection.connection
+    raw = _raw_sqlite()
     new_count = None
     with connection.wrap_database_errors:
         _begin_immediate(raw)

@@ -46,9 +46,10 @@ def seal_pending(limit: int = 5000, using: str = DEFAULT_DB_ALIAS) -> int:
     """Seal up to ``limit`` pending accesses, oldest first; returns how many were sealed."""
     sealed = 0
     while sealed < limit:
-        done = _seal_batch(min(BATCH_SIZE, limit - sealed), using)
+        size = min(BATCH_SIZE, limit - sealed)
+        done = _seal_batch(size, using)
         sealed += done
-        if done == 0:
+        if done < size:  # the backlog is sealed; what arrives meanwhile waits for the next round
             break
     if sealed:
         _forget_old_windows(using)
