@@ -169,16 +169,9 @@ _READ_ONE_QMARK = _READ_ONE.replace("%s", "?")
 
 
 def _raw_sqlite():
-    """The driver's connection, memory-mapped once: every other worker's and the sequencer's
-    commits reset this connection's page cache, so each request re-reads its B-tree pages; through
-    a memory map that is a pointer, not a read() and a copy per page."""
+    """The driver's connection (the hot path skips Django's cursor wrappers on SQLite)."""
     connection.ensure_connection()
-    raw = connection.connection
-    if getattr(connection, "_exchange_mmap", None) is not raw:
-        megabytes = int(getattr(settings, "TONGBAN_EXCHANGE_SQLITE_MMAP_MB", 256))
-        raw.execute(f"PRAGMA mmap_size = {megabytes * 1024 * 1024}")
-        connection._exchange_mmap = raw
-    return raw
+    return connection.connection
 
 
 def _read_one(code: str, subject: str) -> tuple[int | None, dict | None]:

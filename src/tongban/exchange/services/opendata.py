@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tongban.catalog import services as catalog
-from tongban.catalog.models import DataType, Resource
+from tongban.catalog.models import DataType, Item, Resource
 from tongban.core.errors import InvalidInput, NotFound
 from tongban.exchange.models import Record, ResourceState
 
@@ -64,10 +64,13 @@ def open_resource(code: str) -> Resource:
 
 
 def columns_of(resource: Resource) -> list[Column]:
-    """The items anyone may download: never personal-sensitive ones, never an ID number."""
+    """The items anyone may download: never personal-sensitive ones, never an ID number, never
+    an item the steward gave a masking rule or a core grade (hidden from consumers by default,
+    so certainly from the public)."""
     return [Column(item.key, item.name, item.name_en, item.effective_type)
             for item in catalog.items_of(resource)
-            if not item.personal_sensitive and item.effective_type != DataType.ID_NUMBER]
+            if not item.personal_sensitive and item.effective_type != DataType.ID_NUMBER
+            and item.masking == Item.Masking.NONE and item.grade != Item.Grade.CORE]
 
 
 def _project(data: dict, keys: list[str]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from tongban.catalog import services as catalog
-from tongban.catalog.models import Resource
+from tongban.catalog.models import Item, Resource
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.core.workdays import add_working_days
 from tongban.exchange.models import AccessRequest, Grant, Mode, ResourceState
@@ -98,8 +98,12 @@ def verify_enabled(resource_code: str) -> bool:
 
 
 def default_clear_items(resource: Resource, items: list[str]) -> list[str]:
-    """Requested items that are neither personal-sensitive nor the subject key."""
-    masked = {i.key for i in catalog.items_of(resource) if i.personal_sensitive or i.is_subject_key}
+    """Requested items returned in clear unless the provider says otherwise: only general-grade
+    items that are not personal-sensitive, not the subject key and carry no masking rule of the
+    steward's (an explicit rule or a higher grade is a decision to hide the value by default)."""
+    masked = {i.key for i in catalog.items_of(resource)
+              if i.personal_sensitive or i.is_subject_key or i.masking != Item.Masking.NONE
+              or i.grade != Item.Grade.GENERAL}
     return [key for key in items if key not in masked]
 
 

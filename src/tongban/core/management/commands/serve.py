@@ -43,4 +43,5 @@ class Command(BaseCommand):
             # Access logs name the path only: query strings may carry identifiers.
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "errorlog": "-",
+            "logger_class": "tongban.core.logredact.RedactingGunicornLogger",
         }).run()
