@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from tongban.catalog import services as catalog
 from tongban.core.errors import InvalidInput, NotFound
 from tongban.credentials.models import CertificateType
+from tongban.exchange.services.selfservice import binding_allowed
 from tongban.identity.models import Department
 from tongban.ledger.privacy import find_identifier
 from tongban.onestop.models import Material, ServiceItem
@@ -89,6 +90,19 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self._resources: dict[str, Any] = {}
+        self.department: Department | None = None
+
+    def binding(self, path: str, resource, keys: list[str]) -> bool:
+        """May the implementing department bind ``keys`` of ``resource``? (adds the problem if not)"""
+        if self.department is None or binding_allowed(self.department.pk, resource, keys):
+            return True
+        if resource.sharing == resource.Sharing.NO_SHARE:
+            self.add(path, "resource_not_shared", f"共享资源 {resource.code} 为不予共享，不能用于预填或免提交",
+                     f"Resource {resource.code} is not shared: it cannot be bound")
+        else:
+            self.add(path, "prefill_not_granted", f"本部门没有资源 {resource.code} 中 {'、'.join(keys)} 的有效查询授权",
+                     f"Your department holds no active query grant for {', '.join(keys)} of {resource.code}")
+        return False
 
     def add(self, field: str, code: str, zh: str, en: str) -> None:
         self.problems.append(Problem(field, code, zh, en))
@@ -180,6 +194,8 @@ def _clean_prefill(check: _Checker, path: str, prefill, applicant_kind: str) -> 
     if applicant_kind and kind != applicant_kind:
         check.add(path + ".resource", "wrong_subject_kind", "该资源的数据主体与办事对象不符",
                   "The resource's subjects are not this item's applicants")
+        return None
+    if not check.binding(path + ".resource", _resource, [prefill["item"]]):
         return None
     return {"resource": prefill["resource"], "item": prefill["item"]}
 
@@ -292,6 +308,8 @@ def _clean_material(check: _Checker, n: int, spec, applicant_kind: str, form_key
         elif applicant_kind and found[2] != applicant_kind:
             check.add(path + ".resource_code", "wrong_subject_kind", "该资源的数据主体与办事对象不符",
                       "The resource's subjects are not this item's applicants")
+        else:
+            check.binding(path + ".resource_code", found[0], list(keys))
         material["resource_code"] = code if isinstance(code, str) else ""
         material["resource_items"] = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
     elif source == Material.Source.FORM:
@@ -385,6 +403,7 @@ def clean_item(data: dict, *, current: ServiceItem | None = None) -> Cleaned:
             check.add("certificate_type", "wrong_holder_kind", "结果证照的持证人与办事对象不符",
                       "The certificate's holders are not this item's applicants")
     fields["certificate_type"] = certificate if isinstance(certificate, str) else ""
+    check.department = department
     fields["form_schema"] = _clean_form(check, data.get("form_schema") or [], kind)
     form_keys = {f["key"] for f in fields["form_schema"]}
     raw_materials = data.get("materials") or []
