@@ -25,7 +25,12 @@ It also accounts CPU time per request (Linux /proc): the server's processes, the
 PostgreSQL's backends and the load generator's, which tells where the time goes.
 
 Goal (issue 6): ≥ 1,000 req/s with p99 < 30 ms at 16 clients, ≥ 0.5 of the bare endpoint, on
-SQLite and PostgreSQL; lookup of 1,000 subjects < 200 ms. ``wrk`` is used when installed.
+SQLite and PostgreSQL; lookup of 1,000 subjects < 200 ms. (``wrk`` is not installed here: the
+load generator is the small multi-process client below, cheap enough to share the 2 cores.)
+
+Diagnosis: ``TONGBAN_BENCH_SEQUENCER_LATE=1`` holds the sequencer until the load has stopped
+(the cost of sealing during the load then shows as the difference); ``TONGBAN_BENCH_WORKERS``
+sets ``tongban serve --workers`` (default 2).
 
 Run: ``.venv/bin/python bench/run.py bench_exchange`` (or this file directly; ``--sqlite``,
 ``--sqlite-persistent``, ``--pg`` to measure only those). SQLite is measured twice: with the
@@ -40,7 +45,6 @@ import multiprocessing
 import os
 import random
 import selectors
-import shutil
 import signal
 import socket
 import statistics
@@ -214,16 +218,17 @@ def _describe(result: dict) -> str:
 # --- CPU accounting (Linux /proc): where each request's CPU time goes --------------------------------
 
 
-def _process_cpu(pids) -> float:
-    ticks = 0
+def _process_cpu(pids) -> dict[int, float]:
+    """CPU seconds so far of each process (those that have gone are left out)."""
+    seconds = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def _group(pgid: int) -> list[int]:
@@ -255,23 +260,22 @@ def _postgres_backends(database: str | None) -> list[int]:
 
 def _cpu_snapshot(server_pgid: int, sequencer_pgid: int, database: str | None) -> dict:
     children = os.times()
-    server, sequencer = _group(server_pgid), _group(sequencer_pgid)
-    backends = _postgres_backends(database)
-    return {"pids": (server, sequencer, backends), "server": _process_cpu(server),
-            "sequencer": _process_cpu(sequencer), "postgres": _process_cpu(backends),
+    return {"server": _process_cpu(_group(server_pgid)), "sequencer": _process_cpu(_group(sequencer_pgid)),
+            "postgres": _process_cpu(_postgres_backends(database)),
             "clients": children.children_user + children.children_system}
 
 
 def _cpu_per_request(before: dict, after: dict, requests: int) -> dict:
+    """µs per request by process group. A process that started during the round counts whole;
+    one that ended during it (a recycled database connection) is missing from both sides."""
     if not requests:
         return {}
-    # A PostgreSQL backend that started during the round counts whole (it is in "after" only).
-    postgres = after["postgres"] - before["postgres"]
-    return {"server": (after["server"] - before["server"]) / requests * 1e6,
-            "sequencer": (after["sequencer"] - before["sequencer"]) / requests * 1e6,
-            "postgres": postgres / requests * 1e6,
-            "clients": (after["clients"] - before["clients"]) / requests * 1e6}
-
+    result = {}
+    for group in ("server", "sequencer", "postgres"):
+        spent = sum(seconds - before[group].get(pid, 0.0) for pid, seconds in after[group].items())
+        result[group] = spent / requests * 1e6
+    result["clients"] = (after["clients"] - before["clients"]) / requests * 1e6
+    return result
 
 
 def _wait_for(port: int, timeout: float = 60) -> None:
@@ -340,8 +344,6 @@ def _lookup_times(port: int, code: str, token: str, subjects: list[str]) -> list
 
 
 def load_test(port: int, paths: list[str], token: str | None, *, seconds: float = SECONDS) -> dict:
-    if shutil.which("wrk"):
-        return _wrk(port, paths, token, seconds)
     per_process = CONNECTIONS // CLIENT_PROCESSES
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
@@ -440,10 +442,6 @@ def _client(port, paths, token, connections, start_at, seconds, seed, queue) -> 
     queue.put({"latencies": latencies, "statuses": statuses, **counts})
 
 
-def _wrk(port: int, paths: list[str], token: str | None, seconds: float) -> dict:
-    raise NotImplementedError("wrk is not installed here; the built-in client is used")  # pragma: no cover
-
-
 # --- setup, sequencer and check (run as subprocesses with the database's settings) ----------------------
 
 
@@ -507,8 +505,6 @@ def sequencer() -> None:
 
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    if os.environ.get("TONGBAN_BENCH_SEQUENCER_NICE"):
-        os.nice(int(os.environ["TONGBAN_BENCH_SEQUENCER_NICE"]))
     sealing.register()
     integrator.follow(interval=0.2, should_stop=lambda: bool(stopping))
 

@@ -15,6 +15,7 @@ from tests.exchange import factories_mydata as mine
 from tests.exchange.factories import person_resource, person_row
 from tests.identity.factories import PASSWORD, make_citizen_user, make_department
 from tests.onestop.factories import make_certificate_type, service_item
+from tests.onestop.factories_apps import grant
 from tongban.credentials import services as credentials
 from tongban.onestop.models import Application
 
@@ -51,6 +52,8 @@ def test_citizen_is_approved_at_once_and_finds_the_certificate_in_the_wallet(pag
                     "resource_items": ["marital_status"]}],
         instant_rule={"and": [{"==": [{"var": f"data.{civil.code}.marital_status"}, "20"]},
                               {"!!": {"var": "wallet.marriage"}}]})
+
+    grant("market", civil.code, ["name", "marital_status"])  # market may prefill from civil's resource
 
     page.goto(f"/accounts/login/?next=/services/{item.code}/")
     page.get_by_label("用户名").fill("e2e-instant")

@@ -9,10 +9,12 @@ import itertools
 from django.db import transaction
 from django.utils import timezone
 
+from tests.exchange import factories as xf
 from tests.identity.factories import make_department
 from tests.onestop import factories as f
+from tongban.catalog.models import Resource
 from tongban.credentials import services as credentials
-from tongban.exchange.models import Batch, Record
+from tongban.exchange.models import Batch, Grant, Record
 from tongban.onestop.models import Application, Material
 from tongban.onestop.services import applications as apps
 from tongban.onestop.services.completion import issuer
@@ -22,9 +24,40 @@ POP = "bureau-00001"  # population basics
 _seq = itertools.count(10_000)
 
 
+RESOURCE_ITEMS = [*xf.PERSON_ITEMS, {"key": "household_region", "name": "户籍地"},
+                  {"key": "spouse_name", "name": "配偶姓名", "data_element": "DE00002", "personal_sensitive": True,
+                   "masking": "keep_ends", "mask_head": 1, "mask_tail": 0}]
+
+
+def catalog_resource(code: str, department_code: str = "civil", *, sharing: str = "conditional") -> Resource:
+    """The published catalog resource ``code`` of ``department_code`` (created once; person-keyed,
+    with household_region and spouse_name besides the usual items)."""
+    existing = Resource.objects.filter(code=code, status=Resource.Status.PUBLISHED).first()
+    if existing is not None:
+        return existing
+    extra = {} if sharing != "no_share" else {"sharing_conditions": ""}
+    resource = xf.person_resource(department_code, sharing=sharing, items=RESOURCE_ITEMS, **extra)
+    Resource.objects.filter(pk=resource.pk).update(code=code)
+    resource.refresh_from_db()
+    return resource
+
+
+def grant(consumer_code: str, resource_code: str, items, *, clear_items=(), modes=("query",), **over) -> Grant:
+    """An active grant (written straight into the table) of ``items`` of ``resource_code`` to ``consumer_code``."""
+    resource = Resource.objects.get(code=resource_code, status=Resource.Status.PUBLISHED)
+    now = timezone.now()
+    fields = {"starts_at": now - timezone.timedelta(days=1), "expires_at": now + timezone.timedelta(days=30),
+              "purpose": "测试", "created_by": "test", **over}
+    return Grant.objects.create(resource_code=resource_code, provider_id=resource.department_id,
+                                consumer=make_department(consumer_code), items=list(items),
+                                clear_items=list(clear_items), modes=list(modes), **fields)
+
+
 def record(resource_code: str, subject: str, data: dict, department_code: str = "civil") -> Record:
-    """The subject's record in ``resource_code`` (written straight into the exchange's table)."""
+    """The subject's record in ``resource_code`` (written straight into the exchange's table; the
+    resource is published in the catalog for ``department_code`` when it is not yet)."""
     department = make_department(department_code)
+    catalog_resource(resource_code, department_code)
     batch = Batch.objects.create(resource_code=resource_code, department=department, loaded_by="test",
                                  channel=Batch.Channel.API, rows=1, inserted=1, sha256="0" * 64)
     return Record.objects.create(resource_code=resource_code, subject=subject, data=data, seq=next(_seq), batch=batch,
@@ -63,7 +96,14 @@ PREFILL_FORM = [
 
 def prefill_item(department_code: str = "civil", **over):
     """A citizen item: three prefilled fields over two resources, and four materials —
-    shared data (civil), the marriage certificate from the wallet, an upload, a form section."""
+    shared data (civil), the marriage certificate from the wallet, an upload, a form section.
+    The implementing department gets an active query grant for what it binds of the other
+    department's resources (POP of the bureau; CIVIL too when it is not civil)."""
+    catalog_resource(CIVIL, "civil")
+    catalog_resource(POP, "bureau")
+    grant(department_code, POP, ["household_region"])
+    if department_code != "civil":
+        grant(department_code, CIVIL, ["name", "marital_status"])
     f.make_certificate_type("marriage_certificate", "civil", fields=[
         {"key": "spouse_name", "name": "配偶姓名", "data_element": "DE00002", "required": True}])
     item = f.service_item(department_code, form_schema=PREFILL_FORM, materials=[

@@ -63,7 +63,7 @@ def item(civil):
 
 def start(client, user, item) -> Application:
     client.force_login(user)
-    response = client.get(f"/services/{item.code}/apply/")
+    response = client.post(f"/services/{item.code}/apply/")
     assert response.status_code == 302
     number = re.fullmatch(r"/me/applications/([^/]+)/form/", response["Location"]).group(1)
     return Application.objects.get(number=number)
@@ -77,14 +77,29 @@ def page(client, app, step="form"):
 
 
 def test_start_needs_a_login_and_resumes_the_draft(client, citizen, item):
-    assert client.get(f"/services/{item.code}/apply/")["Location"].startswith("/accounts/login/")
+    assert client.post(f"/services/{item.code}/apply/")["Location"].startswith("/accounts/login/")
     first = start(client, citizen, item)
     assert first.status == S.DRAFT and first.prefilled["name"]["value"] == "王小明"
     assert start(client, citizen, item).pk == first.pk  # resumed, not a second draft
-    assert client.get("/services/no-such-item/apply/").status_code == 404
+    assert client.post("/services/no-such-item/apply/").status_code == 404
     official = clerk("civil")
     client.force_login(official)
-    assert client.get(f"/services/{item.code}/apply/").status_code == 403
+    assert client.post(f"/services/{item.code}/apply/").status_code == 403
+
+
+def test_a_get_never_starts_an_application_and_the_post_needs_the_csrf_token(citizen, item):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(citizen)
+    response = client.get(f"/services/{item.code}/apply/")
+    assert response.status_code == 302 and response["Location"] == f"/services/{item.code}/"
+    assert client.post(f"/services/{item.code}/apply/").status_code == 403  # no token (cross-site)
+    assert not Application.objects.exists()
+    guide = client.get(f"/services/{item.code}/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', guide.content.decode()).group(1)
+    response = client.post(f"/services/{item.code}/apply/", {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and Application.objects.count() == 1
 
 
 def test_form_shows_prefilled_fields_read_only_with_their_source(client, citizen, item):
@@ -264,7 +279,7 @@ def test_list_and_completed_application_link_the_certificate_and_the_rating(clie
 def test_only_the_right_kind_of_applicant_may_apply(client, citizen, civil):
     for_enterprises = service_item("market", applicant_kind="enterprise")
     client.force_login(citizen)
-    assert client.get(f"/services/{for_enterprises.code}/apply/").status_code == 403
+    assert client.post(f"/services/{for_enterprises.code}/apply/").status_code == 403
     assert not Application.objects.exists()
     client.force_login(clerk("civil"))
     assert client.get("/me/applications/").status_code == 403

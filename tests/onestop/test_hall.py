@@ -63,7 +63,7 @@ def test_guide_page(client, hall_items):
     for testid in ("guide-name", "apply-button", "guide-facts", "guide-materials", "guide-conditions",
                    "guide-legal-basis", "guide-complaint", "badge-instant"):
         assert f'data-testid="{testid}"' in html
-    assert 'href="/services/330000-civil-H-0001/apply/"' in html
+    assert 'action="/services/330000-civil-H-0001/apply/"' in html and "csrfmiddlewaretoken" in html
     slow = client.get("/services/330000-market-H-0001/").content.decode()
     assert 'data-testid="badge-parallel"' in slow and "工本费 10 元" in slow
 

@@ -98,9 +98,12 @@ def test_fetch_own_returns_only_the_requested_items():
     with transaction.atomic():
         got = selfservice.fetch_own(actor, citizen.id_number, fa.CIVIL, ["name", "nope"], department_code="civil")
         none = selfservice.fetch_own(actor, citizen.id_number, "no-such-resource", ["x"], department_code="civil")
+        other, _ = f.citizen_applicant()
+        absent = selfservice.fetch_own(actor, other.citizen.id_number, fa.CIVIL, ["name"], department_code="civil")
     assert got == {"name": citizen.name}
-    assert none is None
-    row = Access.objects.filter(resource_code="no-such-resource").get()
-    assert row.found == 0 and row.mode == "prefill" and row.items == ["x"]
+    assert none is None and absent is None
+    assert not Access.objects.filter(resource_code="no-such-resource").exists()  # not in the catalog: not read
+    row = Access.objects.filter(resource_code=fa.CIVIL, found=0).get()
+    assert row.mode == "prefill" and row.items == ["name"]
     with pytest.raises(InvalidInput):
         selfservice.fetch_own(actor, citizen.id_number, fa.CIVIL, ["name"], department_code="")

@@ -18,8 +18,10 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from tongban.core.errors import InvalidInput
+from tongban.identity.access import Actor
 from tongban.onestop.models import Application, InstantRule, ReviewTask, Upload
 from tongban.onestop.services import applications as services
+from tongban.onestop.services import prefill as prefilling
 from tongban.onestop.services import rules, uploads
 
 router = Router(tags=["onestop: applications"])
@@ -180,11 +182,12 @@ def summary_out(application: Application) -> dict:
             "overdue": services.overdue(application)}
 
 
-def application_out(application: Application) -> dict:
+def application_out(application: Application, actor: Actor) -> dict:
     tasks = application.tasks.select_related("department").order_by("pk")
+    shown = prefilling.shown_to(actor, application)  # masked for officials unless the grant clears it
     return {
-        **summary_out(application), "form": application.form or {}, "prefilled": application.prefilled or {},
-        "reused": application.reused or {}, "missing": services.missing(application),
+        **summary_out(application), "form": shown["form"], "prefilled": shown["prefilled"],
+        "reused": shown["reused"], "missing": services.missing(application),
         "rule_result": application.rule_result, "supplement": application.supplement or [],
         "reason": application.reason, "credential_id": str(application.credential_id) if application.credential_id
         else None, "accepted_at": application.accepted_at, "decided_at": application.decided_at,
@@ -201,7 +204,7 @@ def rule_out(rule: InstantRule) -> dict:
 
 
 def _answer(request, number: str) -> dict:
-    return application_out(services.get_application(request.auth, number))
+    return application_out(services.get_application(request.auth, number), request.auth)
 
 
 # --- the applicant ----------------------------------------------------------------------------------------------
@@ -335,4 +338,4 @@ def set_rule(request, code: str, payload: InstantRuleIn):
 @router.post("/items/{code}/rules/test", response=InstantRuleTestOut, summary="Try a rule on sample data (nothing stored)")
 def test_rule(request, code: str, payload: InstantRuleTestIn):
     with transaction.atomic():
-        return rules.test_rule(payload.logic, payload.sample, item_code=code)
+        return rules.test_rule(payload.logic, payload.sample, item_code=code, actor=request.auth)

@@ -12,6 +12,13 @@
 * 高龄津贴申领 (civil) — a benefit fully prefilled from the population base (bureau-00001).
 * 个体工商户设立登记, 出生医学证明, 职业资格证书补办, 企业名称变更登记, 基本养老保险待遇申领, 惠民殡葬补助申领.
 
+A department may bind another department's resource only with an active query grant
+(``exchange.services.selfservice.binding_allowed``): before the items are created, each
+department requests the items its items bind from other departments' resources
+(``exchange.services.requests.submit_request``) and the provider approves (``decide``) — the
+bureau, which has no approver, through a demo actor of its administrator acting as department
+administrator. A covering active grant already there is reused (idempotent).
+
 Items go through ``services.items`` (validated, ledger entries) by each department's steward
 (the bureau's administrator when a steward is missing). Deterministic and idempotent: an item
 whose code exists is left alone; certificate types are upserted by code.
@@ -19,8 +26,16 @@ whose code exists is left alone; certificate types are upserted by code.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from tongban.catalog import services as catalog
+from tongban.catalog.models import Resource
 from tongban.core.demo import DemoContext
+from tongban.core.errors import DomainError
 from tongban.credentials.services.types import upsert_certificate_type
+from tongban.exchange.models import AccessRequest
+from tongban.exchange.services import requests as access_requests
+from tongban.exchange.services import selfservice
 from tongban.identity.access import Actor, actor_for_user
 from tongban.identity.models import Department, User
 from tongban.onestop.models import ServiceItem
@@ -349,12 +364,78 @@ def _maintainer(department_code: str) -> Actor | None:
     return None
 
 
+APPROVERS = {"market": "market-approver", "health": "health-approver", "hr": "hr-steward", "civil": "civil-steward"}
+GRANT_PURPOSE = "一网通办事项预填与免提交材料（本人办事）"
+GRANT_SCENARIO = "申请人在线办事时，由本部门服务事项自动带出申请人本人的信息，申请人免填写、免提交证明材料。"
+GRANT_BASIS = "《浙江省公共数据条例》第二十四条；《国务院关于加快推进全国一体化在线政务服务平台建设的指导意见》"
+
+
+def _bindings(data: dict) -> dict[str, list[str]]:
+    """resource code -> item keys an item input binds (form prefill + shared-data materials)."""
+    found: dict[str, list[str]] = {}
+    for field in data.get("form_schema") or []:
+        if field.get("prefill"):
+            keys = found.setdefault(field["prefill"]["resource"], [])
+            keys.extend(k for k in [field["prefill"]["item"]] if k not in keys)
+    for material in data.get("materials") or []:
+        if material.get("source") == "shared_data":
+            keys = found.setdefault(material["resource_code"], [])
+            keys.extend(k for k in material["resource_items"] if k not in keys)
+    return found
+
+
+def _decider(department: Department) -> Actor | None:
+    username = APPROVERS.get(department.code) or ("bureau-admin" if department.is_bureau else None)
+    user = User.objects.filter(username=username).first() if username else None
+    if user is None:
+        return None
+    actor = actor_for_user(user)
+    if department.is_bureau:  # demo only: the bureau's administrator decides as its department admin
+        actor = replace(actor, roles=actor.roles | {"dept_admin"})
+    return actor
+
+
+def _ensure_grants(context: DemoContext, departments: set[str]) -> int:
+    """Active query grants for every cross-department binding of the demo items (see the docstring)."""
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for data, _rule, _description in ITEMS:
+        for code, keys in _bindings(data).items():
+            merged = wanted.setdefault((data["department"], code), [])
+            merged.extend(k for k in keys if k not in merged)
+    made = 0
+    for (consumer_code, code), keys in wanted.items():
+        consumer = Department.objects.filter(code=consumer_code).first()
+        try:
+            resource = catalog.get_published(code)
+        except DomainError:
+            continue
+        if consumer is None or consumer_code not in departments or resource.department_id == consumer.pk:
+            continue
+        if resource.sharing == Resource.Sharing.NO_SHARE or selfservice.binding_allowed(consumer.pk, resource, keys):
+            continue
+        requester, decider = _maintainer(consumer_code), _decider(resource.department)
+        if requester is None or decider is None or requester.department_id != consumer.pk:
+            continue
+        items = [k for k in dict.fromkeys(["id_number", *keys]) if k in {i.key for i in catalog.items_of(resource)}]
+        pending = AccessRequest.objects.filter(consumer=consumer, resource_code=code,
+                                               status=AccessRequest.Status.PENDING).first()
+        request = pending or access_requests.submit_request(
+            requester, resource_code=code, items=items, modes=["query"], purpose=GRANT_PURPOSE,
+            scenario=GRANT_SCENARIO, legal_basis=GRANT_BASIS, duration_days=access_requests.MAX_DURATION_DAYS)
+        request.refresh_from_db()
+        if request.status == AccessRequest.Status.PENDING:
+            access_requests.decide(decider, request.pk, approve=True, reason="依法履职、本人办事，同意共享所列信息项。")
+        made += 1
+    return made
+
+
 def load(context: DemoContext) -> None:
     departments = set(Department.objects.values_list("code", flat=True))
     for code, name, name_en, dept, kind, days, several, fields in TYPES:
         if dept in departments:
             upsert_certificate_type(code, name=name, name_en=name_en, department_code=dept, holder_kind=kind,
                                     validity_days=days, multiple_allowed=several, fields=fields)
+    grants = _ensure_grants(context, departments)
     created = 0
     for data, rule, description in ITEMS:
         if ServiceItem.objects.filter(code=data["code"]).exists():
@@ -369,5 +450,6 @@ def load(context: DemoContext) -> None:
         created += 1
     total = ServiceItem.objects.filter(status=ServiceItem.Status.PUBLISHED).count()
     context.notes.append(
-        f"一网通办 one-stop: {total} 个服务事项 service items ({created} new) at /services/; "
+        f"一网通办 one-stop: {total} 个服务事项 service items ({created} new, {grants} new prefill grants) "
+        "at /services/; "
         f"citizen-demo 可“秒批”办理婚姻登记记录证明 (instant approval, empty form) at /services/{INSTANT_ITEM}/")

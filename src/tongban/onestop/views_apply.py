@@ -292,7 +292,10 @@ def _wizard(application, step: str, **context) -> dict:
 
 @applicant_page
 def apply_start(request, actor, code):
-    """Start an application for item ``code`` (or resume the draft) and go to its form."""
+    """POST: start an application for item ``code`` (or resume the draft) and go to its form.
+    GET creates nothing (a link or an image must not start an application): back to the guide."""
+    if request.method != "POST":
+        return redirect("onestop:guide", code)
     with transaction.atomic():
         application = applications.start_application(actor, code)
     return redirect("onestop:apply-form", application.number)

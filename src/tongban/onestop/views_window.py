@@ -22,6 +22,7 @@ from tongban.core.errors import DomainError, InvalidInput, PermissionDenied
 from tongban.identity.access import actor_for_user, require_same_department
 from tongban.identity.decorators import error_page, verified_login_required
 from tongban.onestop.models import Application, Material, ReviewTask
+from tongban.onestop.services import prefill as prefilling
 
 Status = Application.Status
 TASK_CLASSES = {"pending": "status-warn", "approved": "status-ok", "denied": "status-off", "cancelled": "status-off"}
@@ -85,14 +86,16 @@ def _rule_failure(application: Application) -> dict | None:
             "reasons": [r for r in reasons if r] or [result.get("reason", "")]}
 
 
-def _fields(application: Application) -> list[dict]:
-    """The form as the clerk reads it: each field's value, and whether it came from records."""
+def _fields(application: Application, shown: dict) -> list[dict]:
+    """The form as the clerk reads it: each field's value, and whether it came from records
+    (``shown``: ``prefill.shown_to`` — other departments' values masked unless granted in clear)."""
     rows = []
     english = _english()
+    form = shown["form"]
     for spec in application.item.form_schema or []:
         key = spec.get("key")
-        prefilled = (application.prefilled or {}).get(key)
-        value = application.form.get(key) if key in (application.form or {}) else None
+        prefilled = shown["prefilled"].get(key)
+        value = form.get(key) if key in form else None
         if value is None and isinstance(prefilled, dict):
             value = prefilled.get("value")
         rows.append({"key": key, "label": (spec.get("label_en") if english else None) or spec.get("label") or key,
@@ -101,11 +104,11 @@ def _fields(application: Application) -> list[dict]:
     return rows
 
 
-def _materials(application: Application) -> list[dict]:
+def _materials(application: Application, shown: dict) -> list[dict]:
     uploads: dict[int, list] = {}
     for upload in application.uploads.all():
         uploads.setdefault(upload.material_id, []).append(upload)
-    reused = application.reused or {}
+    reused = shown["reused"]
     rows = []
     for material in application.item.materials.all():
         how = reused.get(str(material.pk)) or reused.get(material.pk)
@@ -120,9 +123,10 @@ def _timeline(application: Application) -> list[dict]:
              "note": event.note} for event in _services().timeline(application)]
 
 
-def _application_context(application: Application) -> dict:
-    return {"application": application, "item": application.item, "fields": _fields(application),
-            "materials": _materials(application), "rule_failure": _rule_failure(application),
+def _application_context(application: Application, actor) -> dict:
+    shown = prefilling.shown_to(actor, application)
+    return {"application": application, "item": application.item, "fields": _fields(application, shown),
+            "materials": _materials(application, shown), "rule_failure": _rule_failure(application),
             "timeline": _timeline(application), "tasks": list(application.tasks.select_related("department"))}
 
 
@@ -139,7 +143,7 @@ def window(request, actor):
 def _detail(request, actor, number: str, *, errors: dict | None = None, status: int = 200, posted=None):
     with transaction.atomic():
         application = _services().get_application(actor, number)
-        context = _application_context(application)
+        context = _application_context(application, actor)
     posted = posted or {}
     reasons = posted.get("reasons", {})
     checklist = [{"kind": "field", "value": f["key"], "label": f["label"], "material": False,
@@ -273,7 +277,7 @@ def task_detail(request, actor, task_id: int):
                 return redirect("onestop:tasks")
     with transaction.atomic():
         task = _task(actor, task_id)
-        context = _application_context(task.application)
+        context = _application_context(task.application, actor)
     context.update({"task": task, "task_class": TASK_CLASSES.get(task.status, ""),
                     "others": [_task_row(t) for t in context["tasks"] if t.pk != task.pk],
                     "can_decide": task.status == ReviewTask.Status.PENDING

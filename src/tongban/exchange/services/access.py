@@ -385,6 +385,25 @@ def _read_and_log(actor: Actor, grant: GrantView, code: str, subject: str, mode:
     return actor, grant, data
 
 
+_EXPLICIT_ONLY = 2**31 - 1
+
+
+def _prepared_statements(raw) -> bool:
+    """Whether the hot path may use server-side prepared statements on this connection.
+
+    Django turns psycopg's prepared statements off (``prepare_threshold=None``) since a
+    transaction-pooling PgBouncer cannot keep them; ``TONGBAN_EXCHANGE_PG_PREPARE = False``
+    keeps them off for such deployments. Otherwise the threshold is set so high that only the
+    statements executed with ``prepare=True`` (these) are prepared: Django's own (client-side
+    binding) cursors are unaffected.
+    """
+    if not getattr(settings, "TONGBAN_EXCHANGE_PG_PREPARE", True):
+        return False
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _EXPLICIT_ONLY
+    return True
+
+
 def _read_and_log_pg(actor: Actor, grant: GrantView, code: str, subject: str, mode: str, items_json: str,
                      hashed: str, now: float) -> tuple[int | None, dict | None, bool] | None:
     """PostgreSQL outside any transaction, on the driver's connection: the counter if no lease is
@@ -401,16 +420,22 @@ def _read_and_log_pg(actor: Actor, grant: GrantView, code: str, subject: str, mo
     database = connection.Database
     new_count = None
     try:
-        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        # A server-side-binding cursor, so that PostgreSQL keeps the plans of these two statements
+        # per connection (prepare=True) instead of planning them on every request: planning the
+        # read-and-log statement costs more than running it (measured ~170 µs of ~325).
+        raw = connection.connection
+        prepare = _prepared_statements(raw)
+        with connection.wrap_database_errors, database.Cursor(raw) as cursor:
             if not (size > 1 and _leased(grant, minute)):
-                cursor.execute(_COUNT_PG_NO_FLUSH_WAIT, [grant.id, minute, size, size, grant.rate_limit])
+                cursor.execute(_COUNT_PG_NO_FLUSH_WAIT, [grant.id, minute, size, size, grant.rate_limit],
+                               prepare=prepare)
                 new_count = cursor.fetchone()[0]
                 if new_count is None:
                     raise rate_limited(grant, now)
             cursor.execute(_READ_AND_LOG_PG, [
                 generations.ACCESS, code, subject, at, grant.id, grant.resource_code, actor.department_code or "",
                 actor.username[:150], mode, items_json, grant.purpose, hashed, -1 if expected is None else expected,
-            ])
+            ], prepare=prepare)
             generation, data, access_id = cursor.fetchone()
     except (database.OperationalError, database.InterfaceError):
         connection.close()

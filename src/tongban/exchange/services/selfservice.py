@@ -23,8 +23,8 @@ from django.utils import timezone
 from tongban.catalog.models import Resource
 from tongban.core.errors import InvalidInput
 from tongban.exchange.models import Access, Grant, Record
-from tongban.identity.models import Department
 from tongban.identity.access import Actor
+from tongban.identity.models import Department
 from tongban.ledger import services as ledger
 
 MODE = "prefill"

@@ -14,7 +14,8 @@ starting again returns the existing draft (save and resume).
 
 Submitting: every required field and required material must be there (422
 ``incomplete_application`` lists ALL that is missing); then the item's current instant-approval
-rule, if any, is evaluated: it passes → approved at once (rule version and reasons in
+rule, if any, is evaluated over the bound data fetched again now (one self-service read per
+resource; a prefill-bound field without a government value fails the rule): it passes → approved at once (rule version and reasons in
 ``rule_result``) → completed with the certificate; it fails → submitted, with the reasons kept
 for the clerk. Callers hold the transaction.
 """
@@ -154,7 +155,7 @@ def submit(actor: Actor, number: str) -> Application:
     application = _own(actor, number)
     if not transitions.may_move(application, S.SUBMITTED):
         raise transitions.illegal(application, S.SUBMITTED)
-    prefilling.refresh_certificates(actor, application)
+    ungoverned = prefilling.refetch(actor, application)  # the government's values now, not the draft's
     merged, errors = forms.clean_form(application.item.form_schema or [], {}, prefilled=application.prefilled or {},
                                       current=application.form, required=True)
     application.form = merged
@@ -165,11 +166,11 @@ def submit(actor: Actor, number: str) -> Application:
                            details={"missing": gaps, "fields": errors,
                                     "materials": [g["material"] for g in gaps if "material" in g]})
     rule = rules.current_rule(application.item)
-    application.rule_result = rules.evaluate(rule, application) if rule else None
+    application.rule_result = rules.evaluate(rule, application, ungoverned=ungoverned) if rule else None
     department = application.item.department.code
     outcome = {"rule_version": rule.version, "rule_passed": application.rule_result["passed"]} if rule else {}
     transitions.move(application, S.SUBMITTED, actor=actor_name(actor), department=department, payload=outcome,
-                     extra_fields=("form", "reused", "reused_count", "rule_result"))
+                     extra_fields=("form", "prefilled", "reused", "reused_count", "rule_result"))
     if rule and application.rule_result["passed"]:
         reasons = "；".join(r["condition"] for r in application.rule_result["reasons"])
         completion.approve_and_complete(

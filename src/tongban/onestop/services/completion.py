@@ -4,8 +4,8 @@ issued into the applicant's wallet.
 The certificate is issued by the department that issues its type (``issue_credential`` requires
 it; normally the implementing department) acting as a system actor with the
 ``credentials:issue`` scope, ``system:onestop``. Its fields are taken from the application:
-each field of the certificate type from the form value of the same key, else from a fetched
-government record item of the same key. Issuing runs in a savepoint: when the applicant
+a field bound to a government record from that record only, any other from a fetched
+government record item of the same key, else from the form value of the same key. Issuing runs in a savepoint: when the applicant
 already holds a certificate of a type that allows only one, the application completes citing
 it; any other failure (a required field missing, an unknown type) leaves the application
 ``approved`` with the reason in its timeline, for an official to complete it later (``complete``).
@@ -39,14 +39,21 @@ def issuer(type_: CertificateType) -> Actor:
 
 
 def certificate_fields(type_: CertificateType, application: Application) -> dict[str, Any]:
+    """A field bound to a government record takes the record's value only (none: left out); other
+    fields take a fetched record item of the same key, else the form value."""
     form = application.form or {}
+    prefilled = application.prefilled or {}
+    bound = prefilling.bound_fields(application.item)
     records = prefilling.fetched_data(application)
     fields: dict[str, Any] = {}
     for spec in type_.fields or []:
         key = spec.get("key")
-        value = form.get(key)
-        if value is None or value == "":
+        if key in bound:
+            value = (prefilled.get(key) or {}).get("value")
+        else:
             value = next((r[key] for r in records.values() if r.get(key) not in (None, "")), None)
+            if value is None or value == "":
+                value = form.get(key)
         if value is None or value == "":
             continue
         fields[key] = value if isinstance(value, (str, int, bool)) else str(value)

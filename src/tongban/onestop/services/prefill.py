@@ -15,8 +15,13 @@ When an application starts (``prefill``):
   ``reused[material id] = {"source": "certificate", "credential", "type", "name"}``
   (checked again at submission: ``refresh_certificates``).
 
-``reused_count`` counts the reused materials. The fetched values are kept (in ``prefilled`` and
-``reused``): the instant-approval rule later reads exactly what the applicant was shown.
+``reused_count`` counts the reused materials. A resource the implementing department may no
+longer bind (its grant is gone: ``selfservice.binding_allowed``) reads as no record: its fields
+stay for the applicant, its materials are not reused.
+
+At submission ``refetch`` reads every bound resource again (one access each) and replaces the
+values; the instant-approval rule and the certificate use those fresh government values, and a
+prefill-bound field without a government value (``ungoverned``) makes instant approval fail.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from tongban.catalog import services as catalog
 from tongban.credentials import services as credentials
-from tongban.exchange.services import selfservice
+from tongban.exchange.services import masking, selfservice
 from tongban.identity.access import Actor
 from tongban.onestop.models import Application, Material, ServiceItem
 
@@ -69,8 +75,36 @@ def _certificate_entry(credential) -> dict[str, Any]:
 
 def prefill(actor: Actor, application: Application) -> None:
     """Fill ``prefilled``, ``form``, ``reused`` and ``reused_count`` of a new application (unsaved)."""
+    materials = list(application.item.materials.all())
+    _fill(actor, application, materials)
+    refresh_certificates(actor, application, materials)
+
+
+def refetch(actor: Actor, application: Application, materials: list[Material] | None = None) -> list[str]:
+    """Read the bound data again (at submission): ``prefilled`` and the shared-data entries of
+    ``reused`` get the current government values (a bound field now without one drops out of
+    ``prefilled`` and keeps the applicant's value). Returns the prefill-bound field keys that have
+    no government value (``ungoverned``)."""
+    materials = materials if materials is not None else list(application.item.materials.all())
+    _fill(actor, application, materials)
+    refresh_certificates(actor, application, materials)
+    return ungoverned(application)
+
+
+def bound_fields(item: ServiceItem) -> dict[str, dict]:
+    """form field key -> its field spec, for the fields bound to a government record."""
+    return {f["key"]: f for f in item.form_schema or []
+            if isinstance(f, dict) and f.get("key") and isinstance(f.get("prefill"), dict)}
+
+
+def ungoverned(application: Application) -> list[str]:
+    """The prefill-bound fields of the application that have no government value."""
+    prefilled = application.prefilled or {}
+    return [key for key in bound_fields(application.item) if key not in prefilled]
+
+
+def _fill(actor: Actor, application: Application, materials: list[Material]) -> None:
     item = application.item
-    materials = list(item.materials.all())
     fetched: dict[str, dict[str, Any] | None] = {}
     for resource_code, keys in bindings(item, materials).items():
         fetched[resource_code] = selfservice.fetch_own(
@@ -94,8 +128,9 @@ def prefill(actor: Actor, application: Application) -> None:
             keys = list(material.resource_items or [])
             reused[str(material.pk)] = {"source": "shared_data", "resource": material.resource_code, "items": keys,
                                         "values": {k: record.get(k) for k in keys}}
-    application.prefilled, application.form, application.reused = prefilled, form, reused
-    refresh_certificates(actor, application, materials)
+    keep = {k: v for k, v in (application.reused or {}).items() if v.get("source") != "shared_data"}
+    application.prefilled, application.form, application.reused = prefilled, form, {**keep, **reused}
+    application.reused_count = len(application.reused)
 
 
 def refresh_certificates(actor: Actor, application: Application, materials: list[Material] | None = None) -> None:
@@ -125,3 +160,49 @@ def wallet_types(application: Application) -> dict[str, bool]:
     """certificate type -> true, for the certificate materials satisfied from the wallet."""
     return {entry["type"]: True for entry in (application.reused or {}).values()
             if entry.get("source") == "certificate" and entry.get("type")}
+
+
+def _maskers(department_id: int | None, resource_code: str) -> dict[str, Any] | None:
+    """item key -> catalog item to mask with, for the items NOT cleared for ``department_id``
+    (``None``: everything is clear — the department's own resource)."""
+    resource = selfservice.published_resource(resource_code)
+    cleared = selfservice.clear_items(department_id, resource)
+    if cleared is None:
+        return None
+    items = {i.key: i for i in catalog.items_of(resource)} if resource is not None else {}
+    return {"__items__": items, "__clear__": cleared}
+
+
+def shown_to(actor: Actor, application: Application) -> dict[str, dict]:
+    """``form``, ``prefilled`` and ``reused`` as ``actor`` may see them (nothing is changed).
+
+    The applicant sees their own values. Anyone else (officials of the departments involved, the
+    bureau) sees a value prefilled from ANOTHER department's resource masked
+    (``exchange.services.masking.mask`` with the catalog item) unless the implementing
+    department's active grant returns that item in clear."""
+    form = dict(application.form or {})
+    prefilled = {k: dict(v) for k, v in (application.prefilled or {}).items() if isinstance(v, dict)}
+    reused = {k: dict(v) for k, v in (application.reused or {}).items() if isinstance(v, dict)}
+    if actor.kind in ("citizen", "enterprise") and actor.user_id == application.applicant_id:
+        return {"form": form, "prefilled": prefilled, "reused": reused}
+    department_id = application.item.department_id
+    cache: dict[str, dict | None] = {}
+
+    def masked(resource_code: str, key: str, value: Any) -> Any:
+        if resource_code not in cache:
+            cache[resource_code] = _maskers(department_id, resource_code)
+        rules = cache[resource_code]
+        if rules is None or key in rules["__clear__"]:
+            return value
+        item = rules["__items__"].get(key)
+        return masking.mask(item, value) if item is not None else (None if value is None else masking.FULL)
+
+    for key, entry in prefilled.items():
+        entry["value"] = masked(str(entry.get("resource")), str(entry.get("item")), entry.get("value"))
+        if key in form:
+            form[key] = entry["value"]
+    for entry in reused.values():
+        if entry.get("source") == "shared_data":
+            resource_code = str(entry.get("resource"))
+            entry["values"] = {k: masked(resource_code, k, v) for k, v in (entry.get("values") or {}).items()}
+    return {"form": form, "prefilled": prefilled, "reused": reused}

@@ -131,13 +131,22 @@ def set_rule(actor: Actor, item_code: str, logic: Any, description: str = "") ->
     return rule
 
 
-def test_rule(logic: Any, sample: Any, *, item_code: str | None = None) -> dict[str, Any]:
+def test_rule(logic: Any, sample: Any, *, item_code: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
     """Try a rule on sample data (nothing stored): ``{"passed", "result", "reasons", "problems"}``.
 
     With ``item_code`` the rule is also checked against that item's variables and the reasons use
-    its labels. A rule with structural problems is not evaluated (``passed`` false).
+    its labels; an ``actor`` is then required: the item's editors (``may_edit``) try any of its
+    versions, others only a published item (a draft is a 404). A rule with structural problems is
+    not evaluated (``passed`` false).
     """
-    item = ServiceItem.objects.filter(code=item_code).first() if item_code else None
+    item = None
+    if item_code:
+        if actor is None:
+            raise PermissionDenied("需要登录", "Authentication required")
+        require_authenticated(actor)
+        item = ServiceItem.objects.filter(code=item_code).first()
+        if item is None or (item.status != ServiceItem.Status.PUBLISHED and not may_edit(actor, item.department_id)):
+            raise NotFound("没有这个服务事项", "No such service item")
     problems = jsonlogic.validate(logic, variables(item) if item else None)
     if not isinstance(sample, dict):
         problems.append({"path": "sample", "code": "invalid_sample", "message_zh": "样例数据应为对象",
@@ -151,9 +160,16 @@ def test_rule(logic: Any, sample: Any, *, item_code: str | None = None) -> dict[
 test_rule.__test__ = False  # not a pytest test when imported into a test module
 
 
-def evaluate(rule: InstantRule, application: Application) -> dict[str, Any]:
-    """The ``rule_result`` of ``rule`` over ``application`` (a malformed rule never passes)."""
+def evaluate(rule: InstantRule, application: Application, *, ungoverned: list[str] | None = None) -> dict[str, Any]:
+    """The ``rule_result`` of ``rule`` over ``application`` (a malformed rule never passes).
+
+    ``ungoverned``: prefill-bound fields without a government value — instant approval then fails
+    ("no government record for <field>"): values typed by the applicant are never signed."""
     base = {"version": rule.version, "description": rule.description, "evaluated_at": timezone.now().isoformat()}
+    if ungoverned:
+        return {**base, "passed": False, "result": None,
+                "reasons": [{"condition": f"无政府记录：{key} / no government record for {key}", "passed": False}
+                            for key in ungoverned]}
     try:
         result, reasons = jsonlogic.explain(rule.logic, rule_data(application), labels(application.item))
     except jsonlogic.RuleError as error:
