@@ -37,3 +37,49 @@ def _test_settings():
     HUEY.immediate = True
     yield
     _TEST_SETTINGS.disable()
+
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request):
+    """Transactional tests (browser and concurrency tests) empty every table when they end,
+    including the reference data the migrations load (code lists, data elements, the holiday
+    calendar). pytest-django runs them after the others; each one reloads that data first if
+    an earlier one flushed it, so their order on each database doesn't matter."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from tongban.catalog.models import DataElement
+    from tongban.core.models import CalendarDay
+
+    if not DataElement.objects.exists():
+        import_module("tongban.catalog.migrations.0002_standard_code_lists_and_data_elements").load(apps, None)
+    if not CalendarDay.objects.exists():
+        import_module("tongban.core.migrations.0003_load_calendar").load(apps, None)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Test transactions roll back, so ids and the access generation come round again — which a
+    long-lived worker never sees. Every test starts with empty per-process authorization caches."""
+    from django.conf import settings
+
+    if not settings.configured:
+        yield
+        return
+    from tongban.exchange.services import authz, sealing
+    from tongban.identity import tokens
+
+    authz.clear_caches()
+    tokens.clear_cache()
+    sealing._last_round.clear()
+    yield
+    authz.clear_caches()
+    tokens.clear_cache()

@@ -26,6 +26,7 @@ from tongban.catalog import quality, search
 from tongban.catalog.models import SUBJECT_TYPES, Item, Resource, ResourceSequence, ReviewComment
 from tongban.catalog.rules import clean_items, clean_resource, raise_problems
 from tongban.catalog.validation import validate_value, validator_for  # noqa: F401 - part of the API
+from tongban.core import generations
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.identity.access import Actor, Role, require_authenticated, require_role, require_scope
 from tongban.identity.models import Department
@@ -358,6 +359,7 @@ def review(actor: Actor, code: str, *, approve: bool, comment: str = "") -> Reso
     search.index_resource(resource)
     ReviewComment.objects.create(resource=resource, author=actor.username, decision=ReviewComment.Decision.PUBLISH,
                                  comment=comment)
+    generations.bump()  # processes caching the published version (the exchange) refresh at once
     _record(actor, PUBLISHED, resource.code, {
         "version": resource.version, "supersedes": previous.version if previous else None,
         "quality": report["percent"],
@@ -423,5 +425,6 @@ def deprecate(actor: Actor, code: str, reason: str = "") -> Resource:
     search.unindex_resource(resource.pk)
     ReviewComment.objects.create(resource=resource, author=actor.username, decision=ReviewComment.Decision.DEPRECATE,
                                  comment=reason)
+    generations.bump()
     _record(actor, DEPRECATED, resource.code, {"version": resource.version, "comment": reason})
     return resource

@@ -10,7 +10,10 @@ class ExchangeConfig(AppConfig):
 
     def ready(self) -> None:
         from tongban.core.navigation import register_section
+        from tongban.exchange.services import sealing
 
+        # `tongban ledger integrate` (and its --follow loop) seals pending accesses first.
+        sealing.register()
         register_section("me", "/me/data/", _("My data"), _("what departments hold about you, and who accessed it"),
                          20, testid="my-data-link", kinds=("citizen", "enterprise"))
         register_section("workbench", "/workbench/exchange/", _("Data sharing and exchange"),
