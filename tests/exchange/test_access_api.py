@@ -3,6 +3,8 @@ changes, the webhook endpoint; status codes, envelopes and headers."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from tests.exchange.factories import system_token
@@ -13,6 +15,7 @@ from tests.exchange.factories_access import (
     revoke,
 )
 from tongban.exchange.models import Access, Grant
+from tongban.exchange.services import webhooks
 from tongban.identity import tokens
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +138,11 @@ def test_wrong_mode_is_403_over_http(client):
     assert response.status_code == 403 and response.json()["error"]["code"] == "mode_not_granted"
 
 
-def test_webhook_endpoint_set_and_clear(client):
+def test_webhook_endpoint_set_and_clear(client, monkeypatch):
     env = consumer_env(records=2)
+    # consumer.example resolves to a public address (no DNS in the test; refusals: test_review_fixes.py)
+    monkeypatch.setattr(webhooks, "_getaddrinfo", lambda host, port, **kw: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))])
     url = f"{BASE}/grants/{env.grant.pk}/webhook"
     response = client.post(url, {"url": "https://consumer.example/hook"}, content_type="application/json",
                            **auth(env.token))

@@ -19,7 +19,7 @@ from tests.exchange.factories_access import (
 )
 from tongban.core.errors import PermissionDenied, RateLimited
 from tongban.exchange.models import Access, RateWindow
-from tongban.exchange.services import access
+from tongban.exchange.services import access, access_log
 from tongban.identity import tokens
 
 pytestmark = pytest.mark.django_db
@@ -84,8 +84,8 @@ def test_a_new_generation_rechecks_everything_once():
 def test_no_answer_without_its_stored_access(monkeypatch):
     env = consumer_env()
     access.query(env.clerk, env.code, id_number(1))
-    monkeypatch.setattr(access, "_INSERT_ACCESS_SQLITE", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
-    monkeypatch.setattr(access, "_INSERT_ACCESS_PG", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
+    monkeypatch.setattr(access_log, "_INSERT_ACCESS_SQLITE", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
+    monkeypatch.setattr(access_log, "_INSERT_ACCESS_PG", "INSERT INTO no_such_table VALUES (%s) RETURNING id")
     from django.db import transaction
 
     with pytest.raises(DatabaseError), transaction.atomic():

@@ -151,6 +151,9 @@ HUEY = {
 
 # Two-factor authentication: TOTP required for these roles unless switched off (demo only).
 TONGBAN_MFA_REQUIRED = env_flag("TONGBAN_MFA_REQUIRED", True)
+# Webhook pushes go only to public addresses (no SSRF into the platform's network) unless the
+# operator allows private ones, e.g. consumers on the same government intranet.
+TONGBAN_WEBHOOK_ALLOW_PRIVATE = env_flag("TONGBAN_WEBHOOK_ALLOW_PRIVATE")
 TONGBAN_MFA_ROLES = ("bureau_admin", "cdo")
 OTP_TOTP_ISSUER = "tongban 通办"
 

@@ -16,6 +16,11 @@ a 1,000-subject lookup's hashes alone are ~67 KB) is recorded as several entries
 ``SUBJECTS_PER_ENTRY`` hashes each, marked ``part``/``parts`` and sharing the ``access`` id;
 ``Access.ledger_event_id`` names the first.
 
+A row that cannot be sealed as it is (e.g. an ID number typed into the purpose, or an actor
+name the ledger refuses) is quarantined, not left blocking the queue: it is sealed with the
+offending text replaced by ``REDACTED`` and ``"redacted": true`` (and ``redacted_fields``) in
+the payload; the warning logged names the access id only.
+
 ``register()`` makes the ledger's sequencer (``integrate``, ``tongban ledger integrate
 --follow``) drain this queue before each integration; the app config calls it at start-up.
 """
@@ -31,6 +36,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from tongban.core.errors import InvalidInput
 from tongban.exchange.models import Access, AccessSubject, RateWindow
+from tongban.ledger import privacy as ledger_privacy
 from tongban.ledger import services as ledger
 
 logger = logging.getLogger("tongban.exchange")
@@ -150,11 +156,49 @@ def _build(access: Access, payload: dict, hashes: list[str]):
               "department": access.consumer_code or None, "subject_hashes": hashes}
     try:
         return ledger.build_event(payload=payload, **fields)
-    except InvalidInput:
-        # A purpose typed with an identifier in it: the entry keeps everything but that text
-        # (the Access row keeps it for the department's own audit).
-        logger.warning("access %s: purpose holds an identifier; sealed with the purpose redacted", access.pk)
-        return ledger.build_event(payload={**payload, "purpose": REDACTED}, **fields)
+    except (InvalidInput, ValueError, TypeError):
+        pass
+    # Quarantine: the row cannot be sealed as it is (an identifier typed into the purpose or the
+    # actor, an over-long field, ...). It is sealed all the same, with the offending text replaced
+    # by REDACTED and ``redacted: true``, so no access is ever missing from the ledger and the
+    # queue moves on. The Access row keeps the text for the department's own audit; the log
+    # names the access only, never the content.
+    texts = {"actor": fields["actor"], "purpose": payload.get("purpose"), "department": fields["department"],
+             "subject": fields["subject"], "items": payload.get("items")}
+    offending = [name for name, value in texts.items() if _unfit(name, value)]
+    logger.warning("access %s: sealed with %s redacted", access.pk, ", ".join(offending) or "every text field")
+    for names in (offending, list(texts)):
+        try:
+            return ledger.build_event(**_redacted(fields, payload, names))
+        except (InvalidInput, ValueError, TypeError):
+            continue
+    raise RuntimeError(f"access {access.pk} cannot be sealed even redacted")  # not reachable: no text is left
+
+
+_LIMITS = {"actor": 150, "subject": 200, "department": 64}
+
+
+def _unfit(name: str, value) -> bool:
+    if value is None:
+        return False
+    if ledger_privacy.find_identifier(value) is not None:
+        return True
+    return name in _LIMITS and (not isinstance(value, str) or len(value) > _LIMITS[name])
+
+
+def _redacted(fields: dict, payload: dict, names: list[str]) -> dict:
+    fields, payload = dict(fields), {**payload, "redacted": True, "redacted_fields": sorted(names)}
+    if "actor" in names:
+        fields["actor"] = REDACTED
+    if "purpose" in names:
+        payload["purpose"] = REDACTED
+    if "department" in names:
+        fields["department"] = None
+    if "subject" in names:
+        fields["subject"] = "resource:" + REDACTED
+    if "items" in names:
+        payload["items"] = []
+    return {**fields, "payload": payload}
 
 
 def _mark(marks: list[tuple[int, int]], using: str) -> int:

@@ -9,10 +9,23 @@
   change feed) with ``X-Tongban-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>``
   and ``X-Tongban-Delivery``. 2xx: delivered, and the grant's cursor advances. Otherwise the
   next attempt is *scheduled* (``next_attempt_at``: 10 s, 1 min, 5 min, 30 min, 2 h), never run
-  from inside the failing one; after the last it is given up (``failed``). Every attempt is an
-  access (``Access`` row, mode ``push``), since the data left the platform.
+  from inside the failing one; after the last it is given up (``failed``). Redirects are not
+  followed (a 3xx is a failed attempt). Every attempt that connects is an access (``Access``
+  row, mode ``push``), written and committed BEFORE the POST: a crash between the two leaves an
+  access with no delivery, never data that left with no access entry. A POST that then fails
+  keeps its row: an attempted disclosure is still logged as one.
 - ``retry_due_deliveries(now)``: the periodic sweep that runs due attempts (every minute in
   ``tongban worker``).
+
+Where a push may go (SSRF): the host is resolved (``getaddrinfo``) when the URL is set and again
+at every attempt; if ANY address it resolves to is loopback, private, link-local, multicast,
+reserved, unspecified or otherwise not global (IPv4 and IPv6, IPv4-mapped/6to4/Teredo/NAT64
+unwrapped), the URL is refused (422 ``webhook_url_not_allowed``) or the attempt fails without
+connecting. The attempt connects to the address it vetted, sending the URL's own ``Host`` (and
+TLS server name), so a DNS answer that changes between the check and the connection (rebinding)
+cannot redirect it. ``TONGBAN_WEBHOOK_ALLOW_PRIVATE = True`` lifts the address check (tests and
+closed networks only). Plain http is allowed: operators who want https-only or an allow-list
+put an egress proxy in front of the workers.
 
 No transaction is held while waiting for the consumer's server: an attempt claims the delivery
 (a conditional UPDATE pushing ``next_attempt_at`` out by a lease), POSTs, then records the
@@ -25,13 +38,16 @@ import datetime
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import uuid
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -87,10 +103,86 @@ def verify_signature(secret: str, header: str, body: bytes, *, tolerance: int = 
 def _check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
-    if len(url) > 200 or parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        parts = None
+    if (len(url) > 200 or parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.username):
         raise InvalidInput("推送地址须为 http 或 https 网址", "The webhook URL must be an http or https URL",
                            code="invalid_webhook_url")
+    resolve(url)
     return url
+
+
+class AddressNotAllowed(OSError):
+    """The webhook host resolves to an address pushes may not go to (or does not resolve)."""
+
+
+_getaddrinfo = socket.getaddrinfo  # the tests stand in a resolver here
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_allowed(address: str) -> bool:
+    """Whether a push may connect to ``address`` (an IP literal): a global unicast address only."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    candidates = [ip]
+    if ip.version == 6:
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            candidates.append(embedded)
+    return not any(
+        c.is_loopback or c.is_private or c.is_link_local or c.is_multicast or c.is_reserved
+        or c.is_unspecified or not c.is_global or (c.version == 6 and c.is_site_local)
+        for c in candidates
+    )
+
+
+def _allow_private() -> bool:
+    return bool(getattr(settings, "TONGBAN_WEBHOOK_ALLOW_PRIVATE", False))
+
+
+def _not_allowed(host: str, reason: str) -> InvalidInput:
+    return InvalidInput(
+        "推送地址不可用：不得指向本机、内网、链路本地、组播或保留地址，且须可解析",
+        "The webhook URL is not allowed: it must resolve, and not to a loopback, private, link-local, "
+        "multicast or reserved address",
+        code="webhook_url_not_allowed", details={"host": host[:100], "reason": reason},
+    )
+
+
+def resolve(url: str) -> str:
+    """The vetted IP address a push to ``url`` connects to; 422 ``webhook_url_not_allowed``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = _getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise _not_allowed(host, "unresolvable") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)))
+    if not addresses:
+        raise _not_allowed(host, "unresolvable")
+    if not _allow_private():
+        refused = [address for address in addresses if not address_allowed(address)]
+        if refused:
+            raise _not_allowed(host, "address_not_allowed")
+    return addresses[0]
 
 
 def set_webhook(actor: Actor, grant_id: int, url: str | None, *, since: int | None = None) -> dict:
@@ -209,13 +301,19 @@ def _body(delivery: WebhookDelivery, grant: Grant) -> tuple[bytes, int, list[str
     return encoded, len(rows), subjects
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+def _post(url: str, address: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` to ``url``, connecting to the vetted ``address`` (Host and TLS name from the URL)."""
     parts = urlsplit(url)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
     conn = connection_class(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+
+    def pinned(host_port, timeout=TIMEOUT_SECONDS, source_address=None):
+        return socket.create_connection((address, host_port[1]), timeout, source_address)
+
+    conn._create_connection = pinned  # http.client's own hook: connect() (and TLS) use the vetted address
     try:
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()
@@ -245,22 +343,32 @@ def attempt(delivery_id: int, *, now: datetime.datetime | None = None) -> str:
         "Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tongban-delivery-{delivery.pk}")),
     }
     try:
-        status = _post(grant.webhook_url, body, headers)
+        address = resolve(grant.webhook_url)  # vetted again now: DNS may have changed since it was set
+    except InvalidInput as refusal:
+        # Nothing left the platform: no access. Retried on the schedule (the DNS may be fixed).
+        reason = (refusal.details or {}).get("reason", "address_not_allowed")
+        _settle(delivery, now, error=f"webhook_url_not_allowed: {reason}")
+        return _status(delivery)
+    with transaction.atomic():  # committed before anything is sent (see the module docstring)
+        _log_push(delivery, now, view, count, subjects)
+    try:
+        status = _post(grant.webhook_url, address, body, headers)
         error = None if 200 <= status < 300 else f"HTTP {status}"
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
-    _settle(delivery, now, error=error, access=(view, count, subjects))
-    delivery.refresh_from_db(fields=["status"])
+    _settle(delivery, now, error=error)
     if error is None:
         schedule_for_resource(grant.resource_code)  # the next batch, if the resource moved on
+    return _status(delivery)
+
+
+def _status(delivery: WebhookDelivery) -> str:
+    delivery.refresh_from_db(fields=["status"])
     return delivery.status
 
 
-def _settle(delivery: WebhookDelivery, now: datetime.datetime, *, error: str | None, give_up: bool = False,
-            access: tuple[authz.GrantView, int, list[str]] | None = None) -> None:
+def _settle(delivery: WebhookDelivery, now: datetime.datetime, *, error: str | None, give_up: bool = False) -> None:
     with transaction.atomic():
-        if access is not None:
-            _log_push(delivery, now, *access)
         if error is None:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 status=WebhookDelivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None, last_error="")
@@ -280,7 +388,7 @@ def _settle(delivery: WebhookDelivery, now: datetime.datetime, *, error: str | N
 
 def _log_push(delivery: WebhookDelivery, now: datetime.datetime, view: authz.GrantView, count: int,
               subjects: list[str]) -> None:
-    """The attempt as an access (mode ``push``): the data left the platform, delivered or not."""
+    """The attempt as an access (mode ``push``), before the POST: the data leaves, delivered or not."""
     projection = view.projection(authz.resource_view(view.resource_code))
     grant = delivery.grant
     hashes = [ledger.subject_hash(subject) for subject in subjects]
