@@ -33,8 +33,8 @@ Diagnosis: ``TONGBAN_BENCH_SEQUENCER_LATE=1`` holds the sequencer until the load
 sets ``tongban serve --workers`` (default 2).
 
 Run: ``.venv/bin/python bench/run.py bench_exchange`` (or this file directly; ``--sqlite``,
-``--sqlite-persistent``, ``--pg`` to measure only those). SQLite is measured twice: with the
-shipped settings (a new connection per request) and with persistent connections.
+``--pg`` to measure only those), with the shipped settings (SQLite keeps each worker's
+connection).
 """
 
 from __future__ import annotations
@@ -70,24 +70,15 @@ PG_ADMIN = os.environ.get("TONGBAN_BENCH_PG", "postgres://postgres@127.0.0.1:543
 # --- the bench ------------------------------------------------------------------------------------------
 
 
-def run(databases: tuple[str, ...] = ("sqlite", "sqlite-persistent", "postgresql")) -> list[dict]:
+def run(databases: tuple[str, ...] = ("sqlite", "postgresql")) -> list[dict]:
     rows: list[dict] = []
     load = os.getloadavg()[0]
     for database in databases:
         if database == "sqlite":
+            # The shipped settings keep each worker's SQLite connection (CONN_MAX_AGE None):
+            # opening one per request with its PRAGMAs cost about a millisecond of CPU.
             with tempfile.TemporaryDirectory(prefix="tongban-bench-exchange-") as tmp:
                 rows += _measure("SQLite", {"TONGBAN_DATA_DIR": tmp})
-        elif database == "sqlite-persistent":
-            # The same, with Django keeping its SQLite connection across requests (CONN_MAX_AGE
-            # None): the shipped settings open a new one per request, and opening one (with its
-            # journal_mode/synchronous/foreign_keys pragmas) costs about a millisecond of CPU.
-            with tempfile.TemporaryDirectory(prefix="tongban-bench-exchange-") as tmp:
-                module = Path(tmp) / "tb_bench_persistent_settings.py"
-                module.write_text("from tongban.site.settings import *  # noqa: F403\n"
-                                  "DATABASES['default']['CONN_MAX_AGE'] = None  # noqa: F405\n")
-                rows += _measure("SQLite, persistent connections",
-                                 {"TONGBAN_DATA_DIR": tmp, "PYTHONPATH": tmp,
-                                  "DJANGO_SETTINGS_MODULE": "tb_bench_persistent_settings"})
         else:
             url = os.environ.get("DATABASE_URL")
             if url:
@@ -555,9 +546,9 @@ def main(argv: list[str]) -> int:
     elif argv[:1] == ["--check"]:
         print(json.dumps(check(int(argv[1]), int(argv[2]))))
     else:
-        flags = (("--sqlite", "sqlite"), ("--sqlite-persistent", "sqlite-persistent"), ("--pg", "postgresql"))
+        flags = (("--sqlite", "sqlite"), ("--pg", "postgresql"))
         databases = tuple(db for flag, db in flags if flag in argv)
-        for row in run(databases or ("sqlite", "sqlite-persistent", "postgresql")):
+        for row in run(databases or ("sqlite", "postgresql")):
             print(row)
     return 0
 

@@ -9,6 +9,8 @@ class IdentityConfig(AppConfig):
 
     def ready(self) -> None:
         from tongban.core.navigation import register_section
+        from tongban.identity import signals
 
+        signals.connect()
         register_section("workbench", "/workbench/officials/", _("Officials and roles"),
                          _("Who works in which department, with which roles."), 90)
