@@ -497,6 +497,7 @@ def sequencer() -> None:
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     sealing.register()
+    os.nice(int(os.environ.get("TONGBAN_SEQUENCER_NICE", "10")))  # as `tongban ledger integrate --follow` does
     integrator.follow(interval=0.2, should_stop=lambda: bool(stopping))
 
 

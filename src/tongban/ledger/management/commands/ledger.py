@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -22,6 +23,9 @@ class Command(BaseCommand):
                                help="keep integrating (the worker): nothing waits longer than --interval")
         integrate.add_argument("--interval", type=float, default=0.5, help="seconds between polls (default 0.5)")
         integrate.add_argument("--batch-size", type=int, default=integrator.DEFAULT_BATCH_SIZE)
+        integrate.add_argument("--nice", type=int, default=int(os.environ.get("TONGBAN_SEQUENCER_NICE", "10")),
+                               help="with --follow, lower this worker's CPU priority by this much (default 10): "
+                                    "requests go first, the entries wait durably in the queue")
         verbs.add_parser("verify", help="recompute every leaf, node and checkpoint; exit 1 at the first bad index")
         check = verbs.add_parser("audit", help="check a node from outside over its public API")
         check.add_argument("--url", required=True, help="the node's site URL, e.g. https://tongban.example.gov.cn")
@@ -31,11 +35,14 @@ class Command(BaseCommand):
     def handle(self, *args, verb: str, **options):
         getattr(self, f"_{verb}")(**options)
 
-    def _integrate(self, *, follow: bool, interval: float, batch_size: int, **_options) -> None:
+    def _integrate(self, *, follow: bool, interval: float, batch_size: int, nice: int = 0, **_options) -> None:
         if not follow:
             result = integrator.integrate(batch_size=batch_size, wait=True)
             self.stdout.write(f"integrated {result.integrated} entries; tree size {result.size}")
             return
+        if nice > 0:
+            # Sealing and integrating are batch work: on a busy node they use the CPU requests leave.
+            os.nice(nice)
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         self.stdout.write(f"integrating every {interval}s; Ctrl-C to stop")
