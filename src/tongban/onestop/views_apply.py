@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.catalog import services as catalog
-from tongban.core.errors import DomainError, InvalidInput, NotFound
+from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from tongban.identity.access import actor_for_user, require_kind
 from tongban.identity.decorators import error_page, verified_login_required
 from tongban.onestop.models import Application, Material, ServiceItem
-from tongban.onestop.services import applications, uploads
+from tongban.onestop.services import applications, uploads, wallet_use
 from tongban.onestop.services.transitions import WITHDRAWABLE
 
 S = Application.Status
@@ -173,8 +173,10 @@ def _fields(application, values: dict | None = None, errors: dict | None = None)
     return fields
 
 
-def _materials(application, upload_errors: dict | None = None) -> list[dict]:
-    """Each material and where it comes from: ``state`` wallet / shared / form / uploaded / missing."""
+def _materials(application, upload_errors: dict | None = None, wallet: dict | None = None) -> list[dict]:
+    """Each material and where it comes from: ``state`` wallet / shared / form / uploaded / missing.
+    ``wallet`` (type code → usable credentials, on the materials step): a certificate material with
+    two or more of them gets ``choices`` (each ``{"credential", "number", "selected"}``)."""
     reused = {str(k): v for k, v in (application.reused or {}).items()}
     files: dict[int, list] = {}
     for upload in application.uploads.all():
@@ -200,6 +202,11 @@ def _materials(application, upload_errors: dict | None = None) -> list[dict]:
             row["get_it_url"] = reverse("onestop:guide", args=[producer.code]) if producer \
                 else reverse("credentials:wallet")
         row["needs_upload"] = row["state"] in ("missing", "uploaded")
+        held = (wallet or {}).get(material.certificate_type) or [] \
+            if material.source == Material.Source.CERTIFICATE and material.certificate_type else []
+        row["choices"] = [{"credential": c, "number": str(c.pk)[:8].upper(),
+                           "selected": bool(entry) and entry.get("credential") == str(c.pk)}
+                          for c in held] if len(held) > 1 else []
         rows.append(row)
     return rows
 
@@ -344,13 +351,25 @@ def materials_page(request, actor, number):
     if request.method == "POST":
         here = reverse("onestop:apply-materials", args=[number])
         material_id = _int(request.POST.get("material"))
-        if request.POST.get("remove"):
+        if request.POST.get("action") == "choose":
+            chosen = request.POST.get("credential", "").strip()
+            if not chosen:
+                upload_errors[material_id] = _("Choose the certificate to use.")
+            else:
+                try:
+                    with transaction.atomic():
+                        wallet_use.choose_credential(actor, number, material_id, chosen)
+                except (InvalidInput, NotFound, Conflict) as error:
+                    upload_errors[material_id] = error.message
+                else:
+                    messages.success(request, _("The certificate you chose will be used."))
+                    return redirect(f"{here}#material-{material_id}")
+        elif request.POST.get("remove"):
             with transaction.atomic():
                 uploads.remove_upload(actor, number, _int(request.POST["remove"]))
             messages.success(request, _("The file has been removed."))
             return redirect(f"{here}#material-{material_id}")
-        uploaded = request.FILES.get("file")
-        if uploaded is None:
+        elif (uploaded := request.FILES.get("file")) is None:
             upload_errors[material_id] = _("Choose a file to upload.")
         else:
             try:
@@ -361,10 +380,11 @@ def materials_page(request, actor, number):
             else:
                 messages.success(request, _("“%(name)s” has been uploaded.") % {"name": uploaded.name})
                 return redirect(f"{here}#material-{material_id}")
-    rows = _materials(application, upload_errors)
+    rows = _materials(application, upload_errors, wallet_use.usable_credentials(actor))
     shown = [r for r in rows if r["error"]]
     return render(request, "onestop/apply/materials.html", _wizard(
         application, "materials", materials=rows, upload_errors=shown,
+        choosing=request.POST.get("action") == "choose",
         unknown_error="" if shown else next(iter(upload_errors.values()), "")),
         status=422 if upload_errors else 200)
 

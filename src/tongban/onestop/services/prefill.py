@@ -137,9 +137,20 @@ def refresh_certificates(actor: Actor, application: Application, materials: list
     """(Re)match the certificate materials against the wallet now; updates ``reused`` and the count."""
     materials = materials if materials is not None else list(application.item.materials.all())
     wallet = valid_credentials(actor)
-    reused = {k: v for k, v in (application.reused or {}).items() if v.get("source") != "certificate"}
+    previous = application.reused or {}
+    reused = {k: v for k, v in previous.items() if v.get("source") != "certificate"}
+    # A credential the applicant chose (services.wallet_use) stays while it is still usable.
+    now = timezone.now()
+    still_usable = {str(c.pk): c for c in credentials.my_credentials(actor)
+                    if c.state == "active" and (c.valid_until is None or c.valid_until > now)}
     for material in materials:
-        if material.source == Material.Source.CERTIFICATE and material.certificate_type in wallet:
+        if material.source != Material.Source.CERTIFICATE:
+            continue
+        old = previous.get(str(material.pk)) or {}
+        kept = still_usable.get(str(old.get("credential"))) if old.get("chosen") else None
+        if kept is not None and kept.type.code == material.certificate_type:
+            reused[str(material.pk)] = old
+        elif material.certificate_type in wallet:
             reused[str(material.pk)] = _certificate_entry(wallet[material.certificate_type])
     application.reused = reused
     application.reused_count = len(reused)
