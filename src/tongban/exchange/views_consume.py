@@ -4,38 +4,21 @@ only). It calls the same services as the API, so every try is an access in the l
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from tongban.catalog import services as catalog
 from tongban.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from tongban.exchange.models import Grant
 from tongban.exchange.services import access, authz
-from tongban.identity.access import actor_for_user
-from tongban.identity.decorators import domain_errors_as_pages, verified_login_required
+from tongban.identity.decorators import actor_page
 
 TRY_MODES = ("query", "verify")
 
 
-def consumer_page(view):
-    """Logged in (second factor passed where required), an official; domain errors as pages."""
-
-    @verified_login_required
-    @domain_errors_as_pages
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        actor = actor_for_user(request.user)
-        if actor.kind != "official":
-            raise PermissionDenied(_("The exchange workbench is for department staff."),
-                                   "The exchange workbench is for department staff.")
-        return view(request, actor, *args, **kwargs)
-
-    return wrapper
+consumer_page = actor_page(kinds=("official",), refusal=("交换工作台供部门工作人员使用", "The exchange workbench is for department staff."))
 
 
 def _usable_grants(actor) -> list[dict]:

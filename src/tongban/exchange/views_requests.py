@@ -6,7 +6,6 @@ Thin: every decision is the services'."""
 from __future__ import annotations
 
 import datetime
-from functools import wraps
 
 from django.contrib import messages
 from django.db import transaction
@@ -19,12 +18,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.catalog import services as catalog
 from tongban.catalog.models import Resource
-from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from tongban.exchange.models import AccessRequest, Mode, ResourceState
 from tongban.exchange.services import grants as grant_services
 from tongban.exchange.services import requests as services
-from tongban.identity.access import actor_for_user
-from tongban.identity.decorators import domain_errors_as_pages, verified_login_required
+from tongban.identity.decorators import actor_page
 
 MODE_LABELS = dict(Mode.choices)
 STATE_LABELS = {"active": gettext_lazy("Active"), "expired": gettext_lazy("Expired"),
@@ -34,20 +32,7 @@ STATUS_CLASSES = {"pending": "status-warn", "approved": "status-ok", "rejected":
                   "revoked": "status-off", "not_started": "status-warn"}
 
 
-def official_page(view):
-    """Logged in (second factor passed where required), an official; domain errors as pages."""
-
-    @verified_login_required
-    @domain_errors_as_pages
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        actor = actor_for_user(request.user)
-        if actor.kind != "official":
-            raise PermissionDenied(_("The exchange workbench is for department staff."),
-                                   "The exchange workbench is for department staff.")
-        return view(request, actor, *args, **kwargs)
-
-    return wrapper
+official_page = actor_page(kinds=("official",), refusal=("交换工作台供部门工作人员使用", "The exchange workbench is for department staff."))
 
 
 def _english() -> bool:

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from tongban.core.errors import DomainError
+from tongban.core.errors import DomainError, PermissionDenied
 from tongban.identity import mfa
 
 
@@ -72,3 +72,26 @@ def domain_errors_as_pages(view_func):
             return error_page(request, error)
 
     return wrapper
+
+
+def actor_page(view=None, *, kinds: tuple[str, ...] = (), refusal: tuple[str, str] | None = None):
+    """A page for a signed-in user (second factor passed where required): the view receives the
+    ``Actor`` after ``request``; an account of another kind than ``kinds`` is refused (403, with
+    ``refusal`` as the Chinese and English message); domain errors become error pages."""
+
+    def decorator(view_func):
+        @verified_login_required
+        @domain_errors_as_pages
+        @wraps(view_func)
+        def wrapper(request, *args, **kwargs):
+            from tongban.identity.access import actor_for_user
+
+            actor = actor_for_user(request.user)
+            if kinds and actor.kind not in kinds:
+                message_zh, message_en = refusal or ("此页面不适用于您的账号", "This page is not for your kind of account")
+                raise PermissionDenied(message_zh, message_en)
+            return view_func(request, actor, *args, **kwargs)
+
+        return wrapper
+
+    return decorator(view) if view is not None else decorator

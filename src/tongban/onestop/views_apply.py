@@ -5,8 +5,6 @@ done, a draft saved at every step so it can be resumed) and my applications with
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -17,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.catalog import services as catalog
 from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from tongban.identity.access import actor_for_user, require_kind
-from tongban.identity.decorators import error_page, verified_login_required
+from tongban.identity.access import require_kind
+from tongban.identity.decorators import actor_page
 from tongban.onestop.models import Application, Material, ServiceItem
 from tongban.onestop.services import applications, uploads, wallet_use
 from tongban.onestop.services.transitions import WITHDRAWABLE
@@ -64,18 +62,7 @@ def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 
 
-def applicant_page(view):
-    """Logged in (second factor passed where required); domain errors become error pages."""
-
-    @verified_login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, actor_for_user(request.user), *args, **kwargs)
-        except DomainError as error:
-            return error_page(request, error)
-
-    return wrapper
+applicant_page = actor_page
 
 
 def _application(actor, number) -> Application:

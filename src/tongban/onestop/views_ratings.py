@@ -5,8 +5,6 @@ the services'."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -18,10 +16,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.core import notifications
-from tongban.core.errors import DomainError, InvalidInput
+from tongban.core.errors import InvalidInput
 from tongban.core.models import Notification
-from tongban.identity.access import actor_for_user
-from tongban.identity.decorators import error_page, verified_login_required
+from tongban.identity.decorators import actor_page
 from tongban.onestop.models import RectificationTicket
 from tongban.onestop.services import ratings
 
@@ -41,18 +38,7 @@ TAG_LABELS = {
 TICKET_CLASSES = {"open": "status-warn", "replied": "status-ok", "closed": "status-off"}
 
 
-def logged_in_page(view):
-    """Logged in (second factor passed where required); domain errors become error pages."""
-
-    @verified_login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, actor_for_user(request.user), *args, **kwargs)
-        except DomainError as error:
-            return error_page(request, error)
-
-    return wrapper
+logged_in_page = actor_page
 
 
 def _url(name: str, *args, fallback: str) -> str:

@@ -6,8 +6,6 @@ departments' tasks in view). Thin: every decision is the services' (``services.a
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, Http404
@@ -18,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import RedirectView
 
-from tongban.core.errors import DomainError, InvalidInput, PermissionDenied
-from tongban.identity.access import actor_for_user, require_same_department
-from tongban.identity.decorators import error_page, verified_login_required
+from tongban.core.errors import InvalidInput
+from tongban.identity.access import require_same_department
+from tongban.identity.decorators import actor_page
 from tongban.onestop.models import Application, Material, ReviewTask
 from tongban.onestop.services import prefill as prefilling
 
@@ -35,21 +33,7 @@ def _services():
     return applications
 
 
-def official_page(view):
-    """Logged in (second factor passed where required), an official; domain errors as pages."""
-
-    @verified_login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        actor = actor_for_user(request.user)
-        try:
-            if actor.kind != "official":
-                raise PermissionDenied("窗口与审查页面供部门工作人员使用", "These pages are for department staff")
-            return view(request, actor, *args, **kwargs)
-        except DomainError as error:
-            return error_page(request, error)
-
-    return wrapper
+official_page = actor_page(kinds=("official",), refusal=("窗口与审查页面供部门工作人员使用", "These pages are for department staff"))
 
 
 def _english() -> bool:
