@@ -40,6 +40,10 @@ PUBLIC = {
     ("GET", "/api/v1/onestop/items"),
     ("GET", "/api/v1/onestop/items/{code}"),
     ("GET", "/api/v1/onestop/rating-tags"),
+    # The policy library (政策通): published policies, one policy, and the variables rules may read.
+    ("GET", "/api/v1/policies"),
+    ("GET", "/api/v1/policies/variables"),
+    ("GET", "/api/v1/policies/{policy_id}"),
 }
 # Public operations added by apps that publish to everyone (e.g. the ledger for auditors).
 PUBLIC_PREFIXES = ("/api/v1/ledger/",)
@@ -54,6 +58,8 @@ SELF_SERVICE = {
     # My applications (the one-stop list answers a citizen's own applications when no queue is asked).
     ("GET", "/api/v1/me/applications"),
     ("GET", "/api/v1/onestop/applications"),
+    # Policies for me: the policies a citizen / enterprise qualifies for (officials get 403).
+    ("GET", "/api/v1/me/policies"),
     ("POST", "/api/v1/auth/logout"),
 }
 

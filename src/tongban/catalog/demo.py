@@ -96,7 +96,7 @@ SPEC: dict[str, list[tuple]] = {
          ["企业", "年报", "公示"],
          "企业通过国家企业信用信息公示系统报送的年度报告，包括从业人数、资产状况和网站网店信息。",
          [*ENTERPRISE, "报告年度:integer:键=year:必填", "从业人数:DE00021:键=employees",
-          "是否有网站网店:boolean:键=has_web_shop"], {}),
+          "营业总收入（万元）:decimal:键=revenue", "是否有网站网店:boolean:键=has_web_shop"], {}),
         ("个体工商户登记信息", "Individual business registration", "market", "C", "X", "daily", "database",
          ["个体工商户", "登记", "经营者"],
          "个体工商户的登记信息，包括字号名称、经营者、经营场所和组成形式，经营者身份信息属个人信息。",

@@ -41,6 +41,8 @@ TYPES = [
      [_f("licence_number", "许可证编号", "DE00018", True), _f("scope", "经营项目", None)]),
     ("health_code", "健康码", "Health code", "health", "citizen", 7, False,
      [_f("colour", "健康码颜色", "DE00016", True)]),
+    ("high_tech_enterprise", "高新技术企业证书", "High-tech enterprise certificate", "science", "enterprise", 1095, False,
+     [_f("certificate_number", "证书编号", "DE00018", True), _f("recognised_on", "认定日期", "DE00019", True)]),
 ]
 
 REGION_B = "820000"
@@ -83,6 +85,8 @@ def load(context: DemoContext) -> None:
                     {"legal_representative": enterprise.legal_representative or "王建国"})
         _issue_once("food_business_licence", enterprise, enterprise.uscc,
                     {"licence_number": "JY13301060000001", "scope": "预包装食品销售"})
+        _issue_once("high_tech_enterprise", enterprise, enterprise.uscc,
+                    {"certificate_number": "GR202533000123", "recognised_on": "2025-12-01"})
     paths = write_region_b()
     context.notes.append(f"电子证照：第二个演示地区 {REGION_B} 的信任列表 {paths[0]}（根公钥 {paths[1]}，样例证照 {paths[2]}），"
                          f"由 bureau-admin 导入 / second demo region's trust list to import")

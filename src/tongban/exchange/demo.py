@@ -198,7 +198,14 @@ def _annual_report(rng, e: Enterprise, places, *, demo: bool = False) -> dict | 
     if not demo and rng.random() > 0.85:
         return None
     return {"uscc": e.uscc, "org_name": e.name, "legal_representative": e.legal_representative or None,
-            "year": 2024, "employees": e.employees, "has_web_shop": rng.random() < 0.3}
+            "year": 2024, "employees": e.employees, "revenue": _revenue(e), "has_web_shop": rng.random() < 0.3}
+
+
+def _revenue(e: Enterprise) -> str:
+    """Annual revenue in 10k CNY, plausible for the head count (its own random source, so adding it
+    left the rest of the demo's random sequence as it was)."""
+    per_head = _stable(f"revenue:{e.uscc}").uniform(15, 90)
+    return str((Decimal(e.employees or 5) * Decimal(f"{per_head:.2f}")).quantize(Decimal("0.01")))
 
 
 def _penalty(rng, e: Enterprise, places, *, demo: bool = False) -> dict | None:

@@ -37,6 +37,7 @@ PROVINCE_DEPARTMENTS = [
     ("health", "浙江省卫生健康委员会", "Provincial Health Commission", False),
     ("hr", "浙江省人力资源和社会保障厅", "Provincial Department of Human Resources and Social Security", False),
     ("civil", "浙江省民政厅", "Provincial Department of Civil Affairs", False),
+    ("science", "浙江省科学技术厅", "Provincial Department of Science and Technology", False),
 ]
 # City-level counterparts, each guided by the province department with the same function.
 CITY_DEPARTMENTS = [

@@ -18,6 +18,7 @@ from tongban.identity.auth import api_auth
 from tongban.ledger import api as ledger_api
 from tongban.ledger import services as ledger_services
 from tongban.onestop import api as onestop_api
+from tongban.policies import api as policies_api
 
 api = NinjaAPI(
     title="tongban 通办 API",
@@ -44,6 +45,8 @@ api.add_router("/credentials", credentials_api.router)
 api.add_router("/", credentials_api.me_router)
 api.add_router("/onestop", onestop_api.router)
 api.add_router("/", onestop_api.me_router, tags=["me"])
+api.add_router("/policies", policies_api.router)
+api.add_router("/", policies_api.me_router)
 
 
 class JobOut(Schema):

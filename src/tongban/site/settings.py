@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tongban.exchange",
     "tongban.credentials",
     "tongban.onestop",
+    "tongban.policies",
     "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",
     "django.contrib.contenttypes",

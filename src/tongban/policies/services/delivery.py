@@ -1,0 +1,196 @@
+"""Delivery (送达), handling (办理) and evaluation (评价) on the beneficiary's side.
+
+After a bulk match, every matched subject that has an account gets one ``Delivery`` (once per
+policy: a later run does not notify again) with the reasons, an inbox notice and a ledger entry
+(the subject as a keyed hash). By mode:
+
+* notify — the notice links to the policy;
+* apply (一键申报) — the notice links to one-click application: ``apply`` re-checks the live
+  profile, starts the policy's service-item application prefilled from the shared data and the
+  wallet (``onestop.start_application``) and marks the delivery applied;
+* auto_grant (免申即享) — a ``BenefitGrant`` with the amount and its own ledger entry; the notice
+  says what was granted. Nobody has to apply.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from tongban.core import jsonlogic
+from tongban.core.errors import Conflict, InvalidInput, NotFound
+from tongban.core.notifications import notify
+from tongban.identity.access import Actor, require_kind
+from tongban.identity.models import Citizen, Enterprise
+from tongban.ledger import services as ledger
+from tongban.onestop.models import Application
+from tongban.onestop.services.applications import start_application
+from tongban.policies import engine, profiles
+from tongban.policies.models import BenefitGrant, Delivery, EligibilityRule, MatchRun, Policy, PolicyRating
+from tongban.policies.services import snapshots
+from tongban.policies.services.policies import accepts_applications, current_rule, get_policy
+from tongban.policies.services.rules import explain
+
+logger = logging.getLogger("tongban.policies")
+DELIVERED = "policies.delivered"
+GRANTED = "policies.granted"
+APPLIED = "policies.applied"
+CATEGORY = "policy"
+
+
+def benefit_amount(policy: Policy, profile: dict[str, Any]) -> Decimal | None:
+    """The amount for one beneficiary: the fixed amount, or the formula over the profile, capped,
+    never negative, in yuan and fen (None when the formula cannot be computed for this profile)."""
+    if policy.benefit_formula:
+        value = jsonlogic.evaluate(policy.benefit_formula, profile)
+        if not jsonlogic.is_number(value):
+            return None
+        amount = Decimal(str(value))
+    elif policy.benefit_amount is not None:
+        amount = policy.benefit_amount
+    else:
+        return None
+    if policy.benefit_cap is not None:
+        amount = min(amount, policy.benefit_cap)
+    return max(amount, Decimal(0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def subject_of(actor: Actor) -> str:
+    if actor.kind == "enterprise":
+        return Enterprise.objects.filter(user_id=actor.user_id).values_list("uscc", flat=True).first() or ""
+    return Citizen.objects.filter(user_id=actor.user_id).values_list("id_number", flat=True).first() or ""
+
+
+def _accounts(target: str) -> dict[str, int]:
+    """subject -> user id of every subject of ``target`` with an active account."""
+    model, key = (Enterprise, "uscc") if target == Policy.Target.ENTERPRISE else (Citizen, "id_number")
+    return dict(model.objects.filter(user__isnull=False, user__is_active=True).values_list(key, "user_id"))
+
+
+def _yuan(amount: Decimal | None) -> str:
+    return f"{amount:,.2f}" if amount is not None else ""
+
+
+def _summary(reasons: list[dict[str, Any]]) -> str:
+    return "；".join(r["condition"] for r in reasons if r.get("passed"))[:900]
+
+
+def _notice(policy: Policy, delivery: Delivery) -> None:
+    reasons = _summary(delivery.reasons)
+    if policy.mode == Policy.Mode.AUTO_GRANT:
+        title_zh = f"免申即享：{policy.title} 已为您兑现 {_yuan(delivery.amount)} 元"
+        title_en = f"Granted without application: {policy.title_en or policy.title}, CNY {_yuan(delivery.amount)}"
+        link = f"/policies/{policy.pk}/"
+    elif policy.mode == Policy.Mode.APPLY:
+        title_zh = f"您符合「{policy.title}」的享受条件，可一键申报"
+        title_en = f"You qualify for {policy.title_en or policy.title}: apply in one click"
+        link = f"/policies/{policy.pk}/apply/"
+    else:
+        title_zh = f"您符合「{policy.title}」的享受条件"
+        title_en = f"You qualify for {policy.title_en or policy.title}"
+        link = f"/policies/{policy.pk}/"
+    notify(delivery.user, category=CATEGORY, title_zh=title_zh, title_en=title_en,
+           body_zh=f"符合的条件：{reasons}", body_en=f"Conditions met: {reasons}", link=link)
+
+
+def deliver_run(run: MatchRun, rule: EligibilityRule, *, created_by: str) -> tuple[int, int]:
+    """Deliver ``run``'s matches to subjects with accounts (in the caller's transaction).
+    Answers (deliveries made, benefits granted)."""
+    policy = run.policy
+    accounts = _accounts(policy.target)
+    if not accounts or not run.matched:
+        return 0, 0
+    path = snapshots.snapshot_path(run.snapshot)
+    matched = engine.subjects(path, run.bitmap, among=accounts.keys())
+    # Every delivery of the policy (not ``subject__in=matched``: no statement with one parameter per match).
+    done = set(Delivery.objects.filter(policy=policy).values_list("subject", flat=True))
+    fresh = [s for s in matched if s not in done]
+    if not fresh:
+        return 0, 0
+    rows = engine.profile_rows(path, fresh)
+    now = timezone.now()
+    sent = granted = 0
+    for subject in fresh:
+        profile = rows.get(subject)
+        passed, reasons = explain(policy, rule.logic, profile or {})
+        if profile is None or not passed:  # the two evaluations disagree: never deliver on doubt
+            logger.error("policy %s run %s: compiled match not confirmed row by row", policy.code, run.pk)
+            continue
+        amount = benefit_amount(policy, profile)
+        item = Delivery.objects.create(
+            policy=policy, run=run, user_id=accounts[subject], subject=subject, rule_version=run.rule_version,
+            reasons=reasons, amount=amount, notified_at=now, due_on=policy.apply_until
+            if policy.mode == Policy.Mode.APPLY else None)
+        ledger.record(actor=created_by, action=DELIVERED, subject=f"policy:{policy.code}",
+                      department=policy.department.code, subject_ids=[subject],
+                      payload={"rule_version": run.rule_version, "run": run.pk, "mode": policy.mode})
+        sent += 1
+        if policy.mode == Policy.Mode.AUTO_GRANT and amount is not None:
+            _grant(policy, item, amount, created_by=created_by)
+            granted += 1
+        _notice(policy, item)
+    return sent, granted
+
+
+def _grant(policy: Policy, item: Delivery, amount: Decimal, *, created_by: str) -> BenefitGrant:
+    event = ledger.record(actor=created_by, action=GRANTED, subject=f"policy:{policy.code}",
+                          department=policy.department.code, subject_ids=[item.subject],
+                          payload={"amount": str(amount), "currency": "CNY", "rule_version": item.rule_version})
+    grant = BenefitGrant.objects.create(policy=policy, delivery=item, subject=item.subject, amount=amount,
+                                        rule_version=item.rule_version, granted_at=timezone.now(),
+                                        ledger_event=event.pk)
+    item.status, item.handled_at = Delivery.Status.GRANTED, grant.granted_at
+    item.save(update_fields=["status", "handled_at"])
+    return grant
+
+
+def apply(actor: Actor, policy_id: int, *, language: str = "zh") -> Application:
+    """One-click application (一键申报): the live profile must still qualify; the application of
+    the policy's service item is started prefilled (or the existing draft answered)."""
+    require_kind(actor, "citizen", "enterprise")
+    policy = get_policy(actor, policy_id)
+    if policy.mode != Policy.Mode.APPLY or actor.kind != policy.target:
+        raise Conflict("这项政策不需要或不面向您申报", "This policy takes no application from you",
+                       code="not_applicable", details={"mode": policy.mode, "target": policy.target})
+    if not accepts_applications(policy):
+        raise Conflict("不在申报期内", "Applications are not open", code="outside_application_window",
+                       details={"apply_from": str(policy.apply_from or ""), "apply_until": str(policy.apply_until or "")})
+    rule = current_rule(policy)
+    subject = subject_of(actor)
+    profile = profiles.profile_for(actor.kind, subject) if subject else None
+    if rule is None or profile is None:
+        raise NotFound("没有这项政策", "No such policy")
+    passed, reasons = explain(policy, rule.logic, profile, language)
+    if not passed:
+        raise Conflict("您暂不符合享受条件", "You do not meet the conditions", code="not_eligible",
+                       details={"reasons": reasons})
+    application = start_application(actor, policy.service_item)
+    item = Delivery.objects.filter(policy=policy, subject=subject).first()
+    now = timezone.now()
+    if item is None:  # found in the library rather than delivered: recorded the same way
+        item = Delivery(policy=policy, user_id=actor.user_id, subject=subject, rule_version=rule.version,
+                        reasons=reasons, amount=benefit_amount(policy, profile), notified_at=now,
+                        viewed_at=now, due_on=policy.apply_until)
+    if item.application_number != application.number:
+        item.status, item.handled_at, item.application_number = Delivery.Status.APPLIED, now, application.number
+        item.save()
+        ledger.record(actor=actor.username or actor.kind, action=APPLIED, subject=f"policy:{policy.code}",
+                      department=policy.department.code, subject_ids=[subject],
+                      payload={"application": application.number, "rule_version": rule.version})
+    return application
+
+
+def rate(actor: Actor, policy_id: int, score: int, comment: str = "") -> PolicyRating:
+    """A beneficiary rates how the policy reached them (once per delivery)."""
+    require_kind(actor, "citizen", "enterprise")
+    item = Delivery.objects.select_for_update().filter(policy_id=policy_id, user_id=actor.user_id).first()
+    if item is None:
+        raise NotFound("您没有收到这项政策", "This policy was not delivered to you")
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise InvalidInput("评分应为 1–5", "The score is 1 to 5", code="invalid_score")
+    if PolicyRating.objects.filter(delivery=item).exists():
+        raise Conflict("您已评价过这项政策", "You have rated this policy already", code="already_rated")
+    return PolicyRating.objects.create(delivery=item, score=score, comment=(comment or "").strip()[:1000])
