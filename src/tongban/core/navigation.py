@@ -20,6 +20,8 @@ class Portal:
 PORTALS: tuple[Portal, ...] = (
     Portal("services", "/services/", _("Service hall"),
            _("Every government service online, with everything you need told at once.")),
+    Portal("policies", "/policies/", _("Policies"),
+           _("Subsidies and benefits for enterprises and citizens, and whether you qualify.")),
     Portal("catalog", "/catalog/", _("Data catalog"),
            _("The resources departments share with each other, and on what terms.")),
     Portal("open-data", "/open-data/", _("Open data"),
