@@ -169,7 +169,7 @@ def test_arithmetic_is_exact_and_null_propagates(con):
     check(con, {"==": [{"+": [n, m]}, 1.5]}, [0])
     check(con, {"==": [{"-": [n, m]}, 0]}, [])
     check(con, {"<": [{"-": [n]}, 0]}, [0, 4])
-    check(con, {">": [{"*": [n, 100]}, 10 ** 17]}, [4])  # past DECIMAL(18,2): no overflow
+    check(con, {">": [{"*": [n, 100]}, 1e17]}, [4])  # past DECIMAL(18,2): no overflow
     check(con, {"==": [{"*": [m, 2, 0.5]}, m]}, [0, 2, 3, 4])
     check(con, {"==": [{"+": [n, None]}, None]}, [])
     check(con, {"+": [n, 1]}, [0, 2, 3, 4])
@@ -295,3 +295,13 @@ def test_compiled_rules_match_exactly_the_rows_the_evaluator_accepts(sample, gen
             assert compiled(con, rule) == row_by_row(sample, rule), rule
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("rule", [
+    {">": [{"var": "n"}, {"*": [0.01] * 14}]},  # the combined decimals need more than 28 digits
+    {">": [{"var": "n"}, 9007199254740993]},  # beyond the ledger's canonical JSON integers
+    {"==": [{"var": "t"}, "\ud800"]},  # a lone surrogate
+    {"==": [{"var": "t"}, "a\x00b"]},  # NUL
+])
+def test_literals_that_cannot_run_or_be_recorded_are_refused(rule):
+    assert problems(rule, {"n": "number", "t": "text"})

@@ -153,3 +153,15 @@ def test_rating_what_was_not_delivered_is_404():
         delivery.rate(f.actor(stranger.user), 999_999, 5)
     with pytest.raises(PermissionDenied):
         delivery.rate(f.actor(f.steward()), policy.pk, 5)
+
+
+def test_one_click_twice_answers_the_application_in_progress(one_click):
+    firm = f.enterprise()
+    first = delivery.apply(f.actor(firm.user), one_click.pk)
+    Application.objects.filter(pk=first.pk).update(status=Application.Status.SUBMITTED)
+    again = delivery.apply(f.actor(firm.user), one_click.pk)
+    assert again.pk == first.pk and Application.objects.count() == 1
+    Application.objects.filter(pk=first.pk).update(status=Application.Status.WITHDRAWN)
+    fresh = delivery.apply(f.actor(firm.user), one_click.pk)  # a withdrawn one may be made again
+    assert fresh.pk != first.pk
+    assert Delivery.objects.get(policy=one_click).application_number == fresh.number

@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from tests.policies import factories as f
 from tests.policies.factories import data_dir  # noqa: F401 - fixture
@@ -16,7 +17,7 @@ from tongban.core.models import Job, Notification
 from tongban.ledger import services as ledger
 from tongban.ledger.models import LedgerEvent
 from tongban.policies import engine, profiles
-from tongban.policies.models import BenefitGrant, Delivery, MatchRun, Policy, ProfileSnapshot
+from tongban.policies.models import BenefitGrant, Delivery, EligibilityRule, MatchRun, Policy, ProfileSnapshot
 from tongban.policies.services import delivery, matching, snapshots
 
 pytestmark = pytest.mark.django_db
@@ -220,11 +221,13 @@ def test_auto_grant_fixed_amount_and_an_uncomputable_formula(data_dir, firms):  
     _run(fixed)
     assert set(BenefitGrant.objects.filter(policy=fixed).values_list("amount", flat=True)) == {Decimal("3000.00")}
     formula = f.policy("hr", mode="auto_grant", rule={">=": [{"var": "employees"}, 20]},
-                       benefit_formula={"*": [{"var": "insured_count"}, 10]})
+                       benefit_formula={"*": [{"var": "insured_count"}, 10]}, benefit_cap=Decimal("100000"))
     out = _run(formula)["policies"][formula.code]
-    # "unknown" (20 employees, no insured count) has an account and matches but has no amount: notified only
-    assert out["delivered"] == out["granted"] + 1
-    assert Delivery.objects.get(policy=formula, subject=firms["unknown"].uscc).status == Delivery.Status.NOTIFIED
+    # "unknown" (20 employees, no insured count) has an account and matches but has no amount: not
+    # delivered (no "granted" notice without a grant), so a later run with the data delivers it.
+    assert out["delivered"] == out["granted"] > 0
+    assert not Delivery.objects.filter(policy=formula, subject=firms["unknown"].uscc).exists()
+    assert all(d.amount > 0 for d in Delivery.objects.filter(policy=formula))
 
 
 def test_apply_mode_notice_links_to_one_click_application(data_dir, firms):  # noqa: F811
@@ -311,6 +314,12 @@ def test_without_delivery(data_dir, firms, django_capture_on_commit_callbacks): 
 def test_snapshots_keep_the_newest_files(data_dir):  # noqa: F811
     f.enterprise()
     built = [snapshots.build_snapshot("enterprise", created_by="test") for _ in range(snapshots.KEEP + 2)]
+    # Files younger than a day stay (a running job may still read one) ...
+    assert all(snapshots.snapshot_path(s).exists() for s in built)
+    # ... older ones beyond the newest KEEP go at the next build.
+    ProfileSnapshot.objects.filter(pk__in=[s.pk for s in built]).update(
+        created_at=timezone.now() - datetime.timedelta(days=2))
+    built.append(snapshots.build_snapshot("enterprise", created_by="test"))
     present = [s.pk for s in built if snapshots.snapshot_path(s).exists()]
     assert present == [s.pk for s in built[-snapshots.KEEP:]]
     assert snapshots.latest_snapshot("enterprise").pk == built[-1].pk
@@ -335,12 +344,28 @@ def test_a_failed_snapshot_is_marked_failed(data_dir, monkeypatch):  # noqa: F81
 def test_a_failed_match_job_is_reported_failed(data_dir, firms, monkeypatch,  # noqa: F811
                                                django_capture_on_commit_callbacks):
     jobs = f.policy("hr")
-    monkeypatch.setattr(engine, "match", lambda *args, **kwargs: 1 / 0)
+    monkeypatch.setattr(snapshots, "build_snapshot", lambda *args, **kwargs: 1 / 0)
     with django_capture_on_commit_callbacks(execute=True):
         job = matching.start_match(f.actor(f.steward()), [jobs.pk])
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error == "ZeroDivisionError"
     assert not MatchRun.objects.exists() and not Delivery.objects.exists()
+
+
+def test_one_faulty_rule_fails_its_policy_only(data_dir, firms, monkeypatch):  # noqa: F811
+    good, bad = f.policy("hr"), f.policy("hr")
+    real = engine.match
+
+    def fragile(path, rules, types, **kwargs):
+        if bad.pk in rules:
+            raise engine.SnapshotError("this rule cannot run")
+        return real(path, rules, types, **kwargs)
+
+    monkeypatch.setattr(engine, "match", fragile)
+    out = matching.run_match([good.pk, bad.pk], created_by="test")
+    assert out["policies"][bad.code] == {"error": "SnapshotError"}
+    assert out["policies"][good.code]["matched"] > 0
+    assert MatchRun.objects.filter(policy=good).exists() and not MatchRun.objects.filter(policy=bad).exists()
 
 
 def test_progress_is_reported_in_order(data_dir, firms):  # noqa: F811
@@ -349,3 +374,52 @@ def test_progress_is_reported_in_order(data_dir, firms):  # noqa: F811
     matching.run_match([jobs.pk], created_by="test", progress=lambda done, total: seen.append((done, total)))
     assert seen == sorted(seen) and seen[-1] == (100, 100) and all(total == 100 for _, total in seen)
     assert any(done <= 60 for done, _ in seen[:-1])
+
+
+# --- what the review found --------------------------------------------------------------------------------------
+
+
+def test_a_policy_withdrawn_while_the_job_runs_delivers_and_pays_nothing(data_dir, firms, monkeypatch):  # noqa: F811
+    granting = f.policy("hr", mode="auto_grant")
+    real = snapshots.build_snapshot
+
+    def withdrawn_meanwhile(*args, **kwargs):
+        built = real(*args, **kwargs)
+        Policy.objects.filter(pk=granting.pk).update(status=Policy.Status.WITHDRAWN)
+        return built
+
+    monkeypatch.setattr(snapshots, "build_snapshot", withdrawn_meanwhile)
+    out = _run(granting)["policies"][granting.code]
+    assert out["matched"] > 0 and out["delivered"] == out["granted"] == 0
+    assert not Delivery.objects.exists() and not BenefitGrant.objects.exists()
+
+
+def test_a_rule_changed_while_the_job_runs_delivers_nothing_under_the_old_one(data_dir, firms, monkeypatch):  # noqa: F811
+    notify = f.policy("hr")
+    real = snapshots.build_snapshot
+
+    def reruled_meanwhile(*args, **kwargs):
+        built = real(*args, **kwargs)
+        EligibilityRule.objects.filter(policy=notify).update(is_current=False)
+        EligibilityRule.objects.create(policy=notify, version=2, logic=f.SMALL_FIRM_RULE, created_by="test")
+        return built
+
+    monkeypatch.setattr(snapshots, "build_snapshot", reruled_meanwhile)
+    assert _run(notify)["policies"][notify.code]["delivered"] == 0
+
+
+def test_a_huge_formula_amount_is_no_amount(data_dir, firms):  # noqa: F811
+    policy = f.policy("hr", mode="auto_grant", benefit_formula={"*": [{"var": "insured_count"}, 10 ** 12]},
+                      benefit_cap=None)
+    assert delivery.benefit_amount(policy, {"insured_count": 28}) is None  # no crash, nobody paid
+    assert _run(policy)["policies"][policy.code]["granted"] == 0
+    negative = f.policy("hr", mode="auto_grant", benefit_formula={"-": [{"var": "insured_count"}]})
+    assert delivery.benefit_amount(negative, {"insured_count": 28}) is None
+
+
+def test_one_match_job_at_a_time(data_dir, firms):  # noqa: F811
+    jobs = f.policy("hr")
+    matching.start_match(f.actor(f.steward()), [jobs.pk])  # queued (its task runs only after commit)
+    with pytest.raises(Conflict) as caught:
+        matching.start_match(f.actor(f.steward()), [jobs.pk])
+    assert caught.value.code == "match_running"

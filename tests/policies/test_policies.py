@@ -13,6 +13,7 @@ from tongban.identity.access import ANONYMOUS
 from tongban.onestop.models import ServiceItem
 from tongban.policies.models import Delivery, Policy
 from tongban.policies.services import policies as services
+from tongban.policies.services import rules
 
 pytestmark = pytest.mark.django_db
 
@@ -113,8 +114,15 @@ def test_apply_mode_needs_a_published_item_for_the_target():
 
 def test_the_formula_is_checked_against_the_targets_variables():
     with pytest.raises(InvalidInput) as caught:
-        _draft(target="citizen", mode="auto_grant", benefit_formula={"*": [{"var": "insured_count"}, 10]})
+        _draft(target="citizen", mode="auto_grant", benefit_formula={"*": [{"var": "insured_count"}, 10]},
+               benefit_cap="5000")
     assert caught.value.details["errors"][0]["field"] == "benefit_formula"
+
+
+def test_a_formula_amount_needs_a_cap():
+    with pytest.raises(InvalidInput) as caught:
+        _draft(mode="auto_grant", benefit_formula={"*": [{"var": "insured_count"}, 10]})
+    assert [e["field"] for e in caught.value.details["errors"]] == ["benefit_cap"]
 
 
 def test_update_a_draft():
@@ -284,3 +292,14 @@ def test_a_view_is_counted_and_marks_the_recipients_delivery_viewed():
     delivery.refresh_from_db()
     assert published.view_count == 2
     assert delivery.status == Delivery.Status.VIEWED and delivery.viewed_at is not None
+
+
+def test_changing_the_target_must_keep_the_rule_valid():
+    user = f.steward()
+    draft = _draft(user)
+    rules.set_rule(f.actor(user), draft.pk, {">=": [{"var": "employees"}, 1]})
+    with pytest.raises(InvalidInput) as caught:
+        services.update_policy(f.actor(user), draft.pk, {"target": "citizen"})
+    assert caught.value.code == "invalid_rule"
+    draft.refresh_from_db()
+    assert draft.target == "enterprise"

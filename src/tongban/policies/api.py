@@ -211,7 +211,8 @@ def _figures_out(row: dict[str, Any]) -> dict[str, Any]:
 def get_policy(request, policy_id: int):
     with transaction.atomic():
         policy = services.get_policy(request.actor, policy_id)
-        services.record_view(request.actor, policy)
+        if policy.status == Policy.Status.PUBLISHED:  # an editor's preview of a draft is no view
+            services.record_view(request.actor, policy)
         return policy_out(policy, detail=True)
 
 

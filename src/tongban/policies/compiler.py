@@ -33,6 +33,7 @@ COLUMN_DECIMAL = (18, 2)  # the snapshot's number columns
 MAX_SCALE = 2  # decimal places a number literal may have (variables.py: at most 2)
 MAX_PRECISION = 28  # Python's default Decimal context is exact up to 28 digits; DuckDB goes to 38
 SQL_MAX_PRECISION = 38
+MAX_SAFE_INTEGER = 2**53 - 1  # the ledger's canonical JSON (RFC 8785) holds integers up to this
 KINDS = ("number", "text", "boolean", "list")
 _ORDERINGS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _UNSUPPORTED = ("if", "/")
@@ -105,6 +106,14 @@ def _number_literal(value: Any) -> tuple[str, int, int] | None:
     return text, max(integer_digits + scale, 1), scale
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def _literal_kind(value: Any) -> str | None:
     if value is None:
         return "null"
@@ -117,9 +126,15 @@ def _literal_kind(value: Any) -> str | None:
     return None
 
 
+class _TooWide(ValueError):
+    """Numbers whose common type would need more than ``MAX_PRECISION`` digits."""
+
+
 def _common(*decimals: tuple[int, int]) -> tuple[int, int]:
     scale = max(s for _, s in decimals)
     integer_digits = max(p - s for p, s in decimals)
+    if integer_digits + scale > MAX_PRECISION:  # DuckDB stops at 38, Python's exactness at 28
+        raise _TooWide(integer_digits + scale)
     return integer_digits + scale, scale
 
 
@@ -170,8 +185,14 @@ class _Compiler:
         if kind == "boolean":
             return TRUE if value else FALSE
         if kind == "text":
+            if "\x00" in value or not _encodable(value):
+                self.refuse(path, "bad_literal", "文本含有不可用的字符", "The text holds a character that cannot be stored")
+                return None
             return Expr("CAST(? AS VARCHAR)", (value,), "text")
         if kind == "number":
+            if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+                self.refuse(path, "unsupported_number", f"整数超出范围：{value}", f"Integer out of range: {value}")
+                return None
             parsed = _number_literal(value)
             if parsed is None:
                 self.refuse(path, "unsupported_number", "数值须是有限数", "A number must be finite")
@@ -395,7 +416,11 @@ def _compile(logic: Any, types: Mapping[str, str]) -> tuple[Expr | None, list[di
     if structural:
         return None, structural
     compiler = _Compiler(types)
-    expr = compiler.node(logic, "$")
+    try:
+        expr = compiler.node(logic, "$")
+    except _TooWide as wide:
+        return None, [_problem("$", "unsupported_number", f"数值组合后位数过多（{wide.args[0]} 位）",
+                               f"The numbers combined need too many digits ({wide.args[0]})")]
     if compiler.problems or expr is None:
         return None, compiler.problems
     return truth(expr), []

@@ -93,7 +93,7 @@ POLICIES: list[tuple] = [
      "制造业（门类 C）；营业收入2000万元以上；近三年无行政处罚"),
     ("civil-2025-001", "civil", "高龄津贴", "Old-age allowance", "浙民养〔2024〕112号", "elderly", "citizen", "apply",
      "80–89周岁每月100元，90–99周岁每月200元，100周岁以上每月500元", None,
-     {"if": [{">=": [var("age"), 100]}, 500, {">=": [var("age"), 90]}, 200, 100]}, None, ELDERLY_ITEM,
+     {"if": [{">=": [var("age"), 100]}, 500, {">=": [var("age"), 90]}, 200, 100]}, Decimal(500), ELDERLY_ITEM,
      "本省户籍80周岁以上老年人按月享受高龄津贴，身份和年龄信息从人口综合库自动核验。",
      {"and": [{">=": [var("age"), 80]}, {"in": [var("city"), ZHEJIANG_CITIES]}]},
      "年满80周岁；本省户籍"),

@@ -72,7 +72,7 @@ class PolicyForm(forms.Form):
         if text:
             try:
                 data["benefit_formula"] = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self.add_error("benefit_formula", _("Not valid JSON."))
                 data["benefit_formula"] = None
         else:

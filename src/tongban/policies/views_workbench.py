@@ -202,7 +202,7 @@ def _json(text: str, what: str) -> tuple[Any, dict | None]:
     """Parsed JSON, or a problem saying where it is broken (nothing is stored then)."""
     try:
         return json.loads(text), None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         line, column = getattr(error, "lineno", 1), getattr(error, "colno", 1)
         return None, {"path": what, "code": "invalid_json",
                       "message": _("%(what)s is not valid JSON (line %(line)s, column %(column)s).")

@@ -18,6 +18,7 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from tongban.core import jsonlogic
@@ -31,7 +32,7 @@ from tongban.onestop.services.applications import start_application
 from tongban.policies import engine, profiles
 from tongban.policies.models import BenefitGrant, Delivery, EligibilityRule, MatchRun, Policy, PolicyRating
 from tongban.policies.services import snapshots
-from tongban.policies.services.policies import accepts_applications, current_rule, get_policy
+from tongban.policies.services.policies import accepts_applications, current_rule, get_policy, is_in_force
 from tongban.policies.services.rules import explain
 
 logger = logging.getLogger("tongban.policies")
@@ -39,13 +40,23 @@ DELIVERED = "policies.delivered"
 GRANTED = "policies.granted"
 APPLIED = "policies.applied"
 CATEGORY = "policy"
+# An application that ended like this may be made again (a new one replaces it on the delivery).
+ENDED_WITHOUT_BENEFIT = {Application.Status.WITHDRAWN, Application.Status.REFUSED, Application.Status.DENIED}
+
+
+MAX_AMOUNT = Decimal("1e11")  # below the amount columns' 14 digits (12 before the point)
+CHUNK = 500  # deliveries per transaction: a long delivery must not hold the write lock for minutes
 
 
 def benefit_amount(policy: Policy, profile: dict[str, Any]) -> Decimal | None:
     """The amount for one beneficiary: the fixed amount, or the formula over the profile, capped,
-    never negative, in yuan and fen (None when the formula cannot be computed for this profile)."""
+    in yuan and fen. None when it cannot be computed for this profile, or is not a positive amount
+    below ``MAX_AMOUNT`` — nobody is paid an amount the policy's figures did not produce."""
     if policy.benefit_formula:
-        value = jsonlogic.evaluate(policy.benefit_formula, profile)
+        try:
+            value = jsonlogic.evaluate(policy.benefit_formula, profile)
+        except (jsonlogic.RuleError, RecursionError):
+            return None
         if not jsonlogic.is_number(value):
             return None
         amount = Decimal(str(value))
@@ -55,7 +66,9 @@ def benefit_amount(policy: Policy, profile: dict[str, Any]) -> Decimal | None:
         return None
     if policy.benefit_cap is not None:
         amount = min(amount, policy.benefit_cap)
-    return max(amount, Decimal(0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT:
+        return None
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def subject_of(actor: Actor) -> str:
@@ -97,17 +110,34 @@ def _notice(policy: Policy, delivery: Delivery) -> None:
 
 
 def deliver_run(run: MatchRun, rule: EligibilityRule, *, created_by: str) -> tuple[int, int]:
-    """Deliver ``run``'s matches to subjects with accounts (in the caller's transaction).
-    Answers (deliveries made, benefits granted)."""
+    """Deliver ``run``'s matches to subjects with accounts, in transactions of ``CHUNK``
+    subjects. Each chunk locks the policy and checks again that it is in force and that ``rule``
+    is still its current version — a policy withdrawn, expired or re-ruled while the job ran
+    delivers nothing more. Answers (deliveries made, benefits granted)."""
     policy = run.policy
     accounts = _accounts(policy.target)
     if not accounts or not run.matched:
         return 0, 0
     path = snapshots.snapshot_path(run.snapshot)
     matched = engine.subjects(path, run.bitmap, among=accounts.keys())
-    # Every delivery of the policy (not ``subject__in=matched``: no statement with one parameter per match).
-    done = set(Delivery.objects.filter(policy=policy).values_list("subject", flat=True))
-    fresh = [s for s in matched if s not in done]
+    sent = granted = 0
+    for start in range(0, len(matched), CHUNK):
+        with transaction.atomic():
+            current = Policy.objects.select_for_update().select_related("department").filter(pk=policy.pk).first()
+            if current is None or not is_in_force(current) or not EligibilityRule.objects.filter(
+                    policy=current, is_current=True, version=rule.version).exists():
+                logger.info("policy %s changed during run %s: delivery stopped", policy.code, run.pk)
+                break
+            made, paid = _deliver_chunk(current, run, rule, matched[start:start + CHUNK], accounts, path,
+                                        created_by=created_by)
+            sent, granted = sent + made, granted + paid
+    return sent, granted
+
+
+def _deliver_chunk(policy: Policy, run: MatchRun, rule: EligibilityRule, subjects: list[str],
+                   accounts: dict[str, int], path, *, created_by: str) -> tuple[int, int]:
+    done = set(Delivery.objects.filter(policy=policy, subject__in=subjects).values_list("subject", flat=True))
+    fresh = [s for s in subjects if s not in done]
     if not fresh:
         return 0, 0
     rows = engine.profile_rows(path, fresh)
@@ -120,6 +150,11 @@ def deliver_run(run: MatchRun, rule: EligibilityRule, *, created_by: str) -> tup
             logger.error("policy %s run %s: compiled match not confirmed row by row", policy.code, run.pk)
             continue
         amount = benefit_amount(policy, profile)
+        if policy.mode == Policy.Mode.AUTO_GRANT and amount is None:
+            # No amount to grant (the data the formula reads is missing): no delivery either, so a
+            # later run, once the data is there, delivers and grants.
+            logger.warning("policy %s run %s: no amount for a matched subject; not delivered", policy.code, run.pk)
+            continue
         item = Delivery.objects.create(
             policy=policy, run=run, user_id=accounts[subject], subject=subject, rule_version=run.rule_version,
             reasons=reasons, amount=amount, notified_at=now, due_on=policy.apply_until
@@ -128,7 +163,7 @@ def deliver_run(run: MatchRun, rule: EligibilityRule, *, created_by: str) -> tup
                       department=policy.department.code, subject_ids=[subject],
                       payload={"rule_version": run.rule_version, "run": run.pk, "mode": policy.mode})
         sent += 1
-        if policy.mode == Policy.Mode.AUTO_GRANT and amount is not None:
+        if policy.mode == Policy.Mode.AUTO_GRANT:
             _grant(policy, item, amount, created_by=created_by)
             granted += 1
         _notice(policy, item)
@@ -167,8 +202,12 @@ def apply(actor: Actor, policy_id: int, *, language: str = "zh") -> Application:
     if not passed:
         raise Conflict("您暂不符合享受条件", "You do not meet the conditions", code="not_eligible",
                        details={"reasons": reasons})
+    item = Delivery.objects.select_for_update().filter(policy=policy, subject=subject).first()
+    if item is not None and item.application_number:
+        earlier = Application.objects.filter(number=item.application_number, applicant_id=actor.user_id).first()
+        if earlier is not None and earlier.status not in ENDED_WITHOUT_BENEFIT:
+            return earlier  # one application per policy and beneficiary: answer the one in progress
     application = start_application(actor, policy.service_item)
-    item = Delivery.objects.filter(policy=policy, subject=subject).first()
     now = timezone.now()
     if item is None:  # found in the library rather than delivered: recorded the same way
         item = Delivery(policy=policy, user_id=actor.user_id, subject=subject, rule_version=rule.version,

@@ -13,11 +13,12 @@ subject against chosen policies, set-wise on the analytic engine.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -33,6 +34,8 @@ from tongban.policies.services.policies import current_rule, editable, is_in_for
 from tongban.policies.services.rules import explain
 
 PERCENT = 100
+RUNNING_FOR = datetime.timedelta(hours=2)
+logger = logging.getLogger("tongban.policies")
 
 
 def _assessment(policy: Policy, rule: EligibilityRule | None, profile: dict[str, Any] | None,
@@ -102,6 +105,13 @@ def start_match(actor: Actor, policy_ids: list[int] | None = None, *, deliver: b
             chosen.append(policy)
     if not chosen:
         raise InvalidInput("没有可匹配的政策", "No policy to match", code="nothing_to_match")
+    # One bulk match at a time: each rebuilds every subject's profile (a stuck job stops blocking
+    # after RUNNING_FOR).
+    running = Job.objects.filter(kind=match_task.kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
+                                 created_at__gte=timezone.now() - RUNNING_FOR).first()
+    if running is not None:
+        raise Conflict("已有一个政策匹配任务在运行，请稍后再试", "A policy match is already running; try again later",
+                       code="match_running", details={"job": str(running.pk)})
     return start_job(match_task, [p.pk for p in chosen], deliver, created_by=actor.username or actor.kind,
                      department=actor.department_code or "", total=PERCENT)
 
@@ -129,30 +139,46 @@ def run_match(policy_ids: list[int], *, created_by: str, deliver: bool = True, j
         result["snapshots"][target] = {"id": snapshot.pk, "rows": snapshot.rows}
         chosen = [p for p in policies if p.target == target and p.pk in rules]
         started = time.perf_counter()
-        matches = engine.match(
-            snapshots.snapshot_path(snapshot), {p.pk: rules[p.pk].logic for p in chosen},
-            vocabulary.types_for(target),
+        matches, failed = _match_isolated(
+            snapshots.snapshot_path(snapshot), {p.pk: rules[p.pk].logic for p in chosen}, vocabulary.types_for(target),
             progress=lambda done, total, base=base: report(base + share * (60 + 20 * done / max(total, 1))))
         elapsed = int((time.perf_counter() - started) * 1000)
         for number, policy in enumerate(chosen, start=1):
+            if policy.pk in failed:
+                result["policies"][policy.code] = {"error": failed[policy.pk]}
+                continue
             found = matches[policy.pk]
-            with transaction.atomic():
-                # One run of a policy at a time delivers: a concurrent job waits here, then finds
-                # the deliveries made and skips those subjects.
-                Policy.objects.select_for_update().filter(pk=policy.pk).first()
-                job = Job.objects.filter(pk=job_id).first() if job_id else None
-                run = MatchRun.objects.create(policy=policy, rule_version=rules[policy.pk].version, snapshot=snapshot,
-                                              job=job, matched=found.count, bitmap=found.bitmap,
-                                              duration_ms=elapsed // max(len(chosen), 1), created_by=created_by)
-                sent = granted = 0
-                if deliver and is_in_force(policy):
-                    sent, granted = delivery.deliver_run(run, rules[policy.pk], created_by=created_by)
-                    MatchRun.objects.filter(pk=run.pk).update(delivered=sent, granted=granted)
+            job = Job.objects.filter(pk=job_id).first() if job_id else None
+            run = MatchRun.objects.create(policy=policy, rule_version=rules[policy.pk].version, snapshot=snapshot,
+                                          job=job, matched=found.count, bitmap=found.bitmap,
+                                          duration_ms=elapsed // max(len(chosen), 1), created_by=created_by)
+            sent = granted = 0
+            if deliver:
+                sent, granted = delivery.deliver_run(run, rules[policy.pk], created_by=created_by)
+                MatchRun.objects.filter(pk=run.pk).update(delivered=sent, granted=granted)
             result["policies"][policy.code] = {"run": run.pk, "matched": found.count, "delivered": sent,
                                                "granted": granted}
             report(base + share * (80 + 20 * number / len(chosen)))
     report(PERCENT)
     return result
+
+
+def _match_isolated(path, rules: dict[int, Any], types: dict[str, str], *,
+                    progress: Callable[[int, int], None]) -> tuple[dict, dict[int, str]]:
+    """All rules in shared scans; should that fail, each rule on its own, so one policy's
+    faulty rule fails that policy only (its error in the result), never the others'."""
+    try:
+        return engine.match(path, rules, types, progress=progress), {}
+    except Exception:  # noqa: BLE001 - isolate below, rule by rule
+        logger.warning("bulk match of %d rules failed together; matching them one by one", len(rules))
+    matches, failed = {}, {}
+    for key, logic in rules.items():
+        try:
+            matches.update(engine.match(path, {key: logic}, types))
+        except Exception as exc:  # noqa: BLE001 - reported per policy
+            logger.exception("policy %s: its rule could not be matched", key)
+            failed[key] = type(exc).__name__
+    return matches, failed
 
 
 @job_task("policies.match")

@@ -10,6 +10,7 @@ not-found, revealing nothing).
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +31,7 @@ OVERSIGHT_ROLES = (Role.BUREAU_ADMIN, Role.CDO, Role.AUDITOR)
 PUBLISHED = "policies.published"
 WITHDRAWN = "policies.withdrawn"
 PAGE_SIZE = 20
+MAX_FORMULA_BYTES = 5_000
 
 FIELDS = ("title", "title_en", "document_number", "summary", "full_text", "target", "theme", "mode", "benefit",
           "benefit_amount", "benefit_formula", "benefit_cap", "service_item", "valid_from", "valid_until",
@@ -139,7 +141,11 @@ def clean(data: dict[str, Any], *, department: Department) -> dict[str, Any]:
         if values.get(start) and values.get(end) and values[end] < values[start]:
             errors.append(_error(end, "结束日期早于开始日期", "The end is before the start"))
     formula = values.get("benefit_formula")
-    if formula not in (None, "", {}):
+    if formula not in (None, "", {}) and len(json.dumps(formula, ensure_ascii=False, default=str)) > MAX_FORMULA_BYTES:
+        errors.append(_error("benefit_formula", "金额公式过长", "The amount formula is too long"))
+    elif formula not in (None, "", {}):
+        if values.get("benefit_cap") is None:
+            errors.append(_error("benefit_cap", "按公式计算金额时须设定单户上限", "A formula amount needs a cap"))
         target = values.get("target") if values.get("target") in vocabulary.BY_TARGET else None
         problems = jsonlogic.validate(formula, vocabulary.types_for(target) if target else None)
         if problems:
@@ -219,8 +225,21 @@ def update_policy(actor: Actor, policy_id: int, data: dict[str, Any]) -> Policy:
     merged.update({k: v for k, v in data.items() if k in FIELDS})
     for name, value in clean(merged, department=policy.department).items():
         setattr(policy, name, value)
+    _check_rule_fits(policy)
     policy.save()
     return policy
+
+
+def _check_rule_fits(policy: Policy) -> None:
+    """The current rule must still be valid for the policy's target (it may have changed)."""
+    from tongban.policies.services.rules import problems
+
+    rule = current_rule(policy)
+    found = problems(rule.logic, policy.target) if rule else []
+    if found:
+        raise InvalidInput(f"享受条件与政策对象不符：{found[0]['message_zh']}",
+                           f"The eligibility rule does not fit the target: {found[0]['message_en']}",
+                           code="invalid_rule", details={"problems": found})
 
 
 def publish(actor: Actor, policy_id: int) -> Policy:
@@ -233,6 +252,7 @@ def publish(actor: Actor, policy_id: int) -> Policy:
         raise Conflict("请先设置享受条件（资格规则）再发布", "Set the eligibility rule before publishing",
                        code="rule_required")
     clean({name: getattr(policy, name) for name in FIELDS}, department=policy.department)
+    _check_rule_fits(policy)
     policy.status = Policy.Status.PUBLISHED
     policy.published_at = timezone.now()
     policy.save(update_fields=["status", "published_at"])

@@ -21,11 +21,12 @@ from tongban.ledger import services as ledger
 from tongban.policies import compiler, engine
 from tongban.policies import variables as vocabulary
 from tongban.policies.models import EligibilityRule, Policy
-from tongban.policies.services.policies import editable
+from tongban.policies.services.policies import editable, may_oversee
 from tongban.policies.services.snapshots import latest_snapshot, snapshot_path
 
 RULE_SET = "policies.rule_set"
 MAX_RULE_BYTES = 20_000
+SMALL_COUNT = 10
 
 
 def problems(logic: Any, target: str) -> list[dict[str, Any]]:
@@ -107,5 +108,9 @@ def test_rule(actor: Actor, policy_id: int, logic: Any, sample: dict[str, Any] |
         except engine.SnapshotError:  # built with an older list of variables: no count until rebuilt
             matched = None
         if matched is not None:
-            counted = {"rows": snapshot.rows, "matched": matched["rule"].count, "as_of": snapshot.as_of.isoformat()}
+            number = matched["rule"].count
+            # Small counts would let a rule single out people and learn their data: shown exactly
+            # to platform oversight only.
+            shown = number if number >= SMALL_COUNT or may_oversee(actor) else f"<{SMALL_COUNT}"
+            counted = {"rows": snapshot.rows, "matched": shown, "as_of": snapshot.as_of.isoformat()}
     return {"problems": [], "passed": passed, "reasons": reasons, "snapshot": counted}

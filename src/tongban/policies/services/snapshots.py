@@ -8,11 +8,13 @@ Older files beyond ``KEEP`` are removed (their rows and the match counts stay).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from tongban.ledger import services as ledger
@@ -84,14 +86,24 @@ def build_snapshot(target: str, *, created_by: str,
         raise
     snapshot.path, snapshot.rows, snapshot.sha256 = path.name, count, _sha256(path)
     snapshot.status = ProfileSnapshot.Status.READY
-    snapshot.save(update_fields=["path", "rows", "sha256", "status"])
-    ledger.record(actor=created_by, action=BUILT, subject=f"snapshot:{target}:{snapshot.pk}", department="bureau",
-                  payload={"target": target, "rows": count, "sha256": snapshot.sha256, "as_of": as_of.isoformat(),
-                           "resources": list(profiles.SOURCES[target])})
+    with transaction.atomic():  # ready, and its ledger entry, together
+        snapshot.save(update_fields=["path", "rows", "sha256", "status"])
+        _record(snapshot, created_by, as_of)
     _prune(target)
     return snapshot
 
 
+def _record(snapshot: ProfileSnapshot, created_by: str, as_of) -> None:
+    target, count = snapshot.target, snapshot.rows
+    ledger.record(actor=created_by, action=BUILT, subject=f"snapshot:{target}:{snapshot.pk}", department="bureau",
+                  payload={"target": target, "rows": count, "sha256": snapshot.sha256, "as_of": as_of.isoformat(),
+                           "resources": list(profiles.SOURCES[target])})
+
+
 def _prune(target: str) -> None:
+    """Remove the files beyond the newest ``KEEP`` — but none younger than a day, which a job
+    still delivering from it may be reading."""
+    cutoff = timezone.now() - datetime.timedelta(days=1)
     for old in _ready(target)[KEEP:]:
-        snapshot_path(old).unlink(missing_ok=True)
+        if old.created_at < cutoff:
+            snapshot_path(old).unlink(missing_ok=True)

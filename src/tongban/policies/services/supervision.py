@@ -43,21 +43,18 @@ def visible_policies(actor: Actor):
                            "Only the issuing department and the bureau see supervision figures")
 
 
-def _applications(numbers: list[str]) -> dict[str, Application]:
-    return {a.number: a for a in Application.objects.filter(number__in=numbers)}
-
-
 def figures(policy: Policy) -> dict[str, Any]:
     """The supervision figures of one policy."""
     today = timezone.localdate()
     latest = MatchRun.objects.filter(policy=policy).order_by("-created_at", "-pk").first()
     deliveries = Delivery.objects.filter(policy=policy)
     statuses = Counter(dict(deliveries.values_list("status").annotate(n=Count("pk")).values_list("status", "n")))
-    applied = list(deliveries.exclude(application_number="").values_list("application_number", flat=True))
-    applications = _applications(applied)
-    approved = sum(1 for a in applications.values() if a.status in SUCCESS)
-    overdue = [a for a in applications.values()
-               if a.status not in FINAL and a.status != Application.Status.DRAFT and a.due_on and a.due_on < today]
+    numbers = deliveries.exclude(application_number="").values("application_number")
+    applications = Application.objects.filter(number__in=numbers)  # a subquery, not one parameter each
+    applied = deliveries.exclude(application_number="").count()
+    approved = applications.filter(status__in=SUCCESS).count()
+    overdue = list(applications.exclude(status__in=FINAL | {Application.Status.DRAFT})
+                   .filter(due_on__lt=today).values_list("number", flat=True))
     grants = BenefitGrant.objects.filter(policy=policy).aggregate(n=Count("pk"), amount=Sum("amount"))
     ratings = PolicyRating.objects.filter(delivery__policy=policy)
     scores = Counter(ratings.values_list("score", flat=True))
@@ -68,11 +65,11 @@ def figures(policy: Policy) -> dict[str, Any]:
         "last_run": latest.created_at if latest else None,
         "notified": sum(statuses.values()),
         "viewed": deliveries.exclude(viewed_at=None).count(),
-        "applied": len(applied),
+        "applied": applied,
         "granted": (grants["n"] or 0) + approved,
         "amount": (grants["amount"] or Decimal(0)).quantize(CENT),  # SQLite's SUM drops the scale
         "overdue": len(overdue),
-        "overdue_applications": sorted(a.number for a in overdue),
+        "overdue_applications": sorted(overdue),
         "not_handled": deliveries.filter(status__in=[Delivery.Status.NOTIFIED, Delivery.Status.VIEWED]).count(),
         "ratings": rated,
         "rating_average": round(sum(k * v for k, v in scores.items()) / rated, 2) if rated else None,
