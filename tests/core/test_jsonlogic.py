@@ -233,6 +233,24 @@ def test_explain_lists_every_condition_with_values_and_labels():
     assert reasons[3]["condition"].startswith('form.city in ["杭州", "宁波"]')
 
 
+def test_explain_shows_coded_values_by_their_labels():
+    rule = {"and": [{"==": [var("marital"), "20"]}, {"in": [var("size"), ["micro", "small", "other"]]},
+                    {"in": ["high_tech", var("certificates")]}, {"==": [var("active"), True]},
+                    {">=": [var("age"), 60]}]}
+    data = {"marital": "20", "size": "large", "certificates": ["high_tech", "food"], "active": False, "age": 61}
+    values = {"marital": {"20": "已婚"}, "size": {"micro": "微型", "small": "小型"},
+              "certificates": {"high_tech": "高新技术企业证书"}, "active": {True: "是", False: "否"}}
+    _, reasons = explain(rule, data, {"size": "企业规模"}, values)
+    assert [r["condition"] for r in reasons] == [
+        "marital = 已婚 (marital = 已婚)",
+        '企业规模 in [微型, 小型, "other"] (企业规模 = "large")',  # an unlabelled value stays a quoted literal
+        '高新技术企业证书 in certificates (certificates = [高新技术企业证书, "food"])',
+        "active = 是 (active = 否)",
+        "age ≥ 60 (age = 61)",  # numbers are never relabelled
+    ]
+    assert [r["passed"] for r in reasons] == [True, False, True, False, True]
+
+
 @given(st.integers(0, 120), st.one_of(st.none(), st.sampled_from(["10", "20", "30"])))
 def test_explain_result_equals_evaluate(age, status):
     rule = {"or": [{"and": [{">=": [var("age"), 18]}, {"==": [var("s"), "20"]}]}, {"<": [var("age"), 3]}]}

@@ -125,7 +125,7 @@ def test_test_rule_on_the_sample_with_reasons(data_dir):  # noqa: F811
     out = rules.test_rule(f.actor(user), published.pk, f.SMALL_FIRM_RULE, None)
     assert out["problems"] == [] and out["passed"] is True and out["snapshot"] is None
     assert [r["passed"] for r in out["reasons"]] == [True, True, True]
-    assert "企业规模" in out["reasons"][0]["condition"] and "small" in out["reasons"][0]["condition"]
+    assert out["reasons"][0]["condition"] == "企业规模 in [微型, 小型] (企业规模 = 小型)"  # coded values by their labels
     mine = rules.test_rule(f.actor(user), published.pk, f.SMALL_FIRM_RULE,
                            {"size_class": "large", "insured_count": 400, "in_arrears": None}, "en")
     assert mine["passed"] is False and [r["passed"] for r in mine["reasons"]] == [False, True, False]

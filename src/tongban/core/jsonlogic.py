@@ -318,16 +318,43 @@ def _literal(value: Any) -> str:
     return json.dumps(plain(value), ensure_ascii=False, default=str)
 
 
-def render(rule: Any, labels: Mapping[str, str] | None = None) -> str:
-    """The rule as one readable line (variables by their label when ``labels`` names them)."""
+ValueLabels = Mapping[str, Mapping[Any, str]]
+
+
+def _shown(value: Any, names: Mapping[Any, str] | None) -> str:
+    """A literal as a reader sees it: a coded value by its label (unquoted) when one is known."""
+    if names:
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(_shown(v, names) for v in value) + "]"
+        if isinstance(value, (str, bool)) and value in names:
+            return names[value]
+    return _literal(value)
+
+
+def _var_name(node: Any) -> str | None:
+    if isinstance(node, dict) and len(node) == 1 and "var" in node:
+        ref = node["var"]
+        name = ref[0] if isinstance(ref, list) and ref else ref
+        return name if isinstance(name, str) else None
+    return None
+
+
+def render(rule: Any, labels: Mapping[str, str] | None = None, values: ValueLabels | None = None) -> str:
+    """The rule as one readable line: variables by their label when ``labels`` names them, and
+    coded values compared with a variable by their label when ``values`` ({variable: {value:
+    label}}) has one (``企业规模 in [微型, 小型]`` rather than ``size_class in ["micro", …]``)."""
     labels = labels or {}
     if isinstance(rule, (list, tuple)):
-        return "[" + ", ".join(render(r, labels) for r in rule) + "]"
+        return "[" + ", ".join(render(r, labels, values) for r in rule) + "]"
     if not isinstance(rule, dict) or len(rule) != 1:
         return _literal(rule)
     ((op, args),) = rule.items()
     args = list(args) if isinstance(args, (list, tuple)) else [args]
-    parts = [render(a, labels) for a in args]
+    coded = None
+    if values and (op in _SYMBOLS or op == "in"):
+        named = [n for n in map(_var_name, args) if n]
+        coded = next((values[n] for n in named if n in values), None)
+    parts = [_shown(a, coded) if coded and not isinstance(a, dict) else render(a, labels, values) for a in args]
     if op == "var":
         name = args[0] if args else ""
         shown = labels.get(name, str(name)) if isinstance(name, str) else parts[0]
@@ -391,8 +418,8 @@ def _conditions(rule: Any) -> list[Any]:
     return [rule]
 
 
-def explain(rule: Any, data: Any = None,
-            labels: Mapping[str, str] | None = None) -> tuple[Any, list[dict[str, Any]]]:
+def explain(rule: Any, data: Any = None, labels: Mapping[str, str] | None = None,
+            values: ValueLabels | None = None) -> tuple[Any, list[dict[str, Any]]]:
     """``(result, [{"condition": text, "passed": bool}])``: the rule's value and, for every
     condition joined by and/or (all of them, not only up to the first failure), a readable line
     with the values it read, e.g. ``form.age ≥ 18 (form.age = 16)``."""
@@ -405,8 +432,9 @@ def explain(rule: Any, data: Any = None,
         for name in names:
             value = resolve(data, name)
             label = (labels or {}).get(name, name)
-            shown.append(f"{label} = {'null' if value is _MISSING or value is None else _literal(value)}")
-        text = render(leaf, labels)
+            absent = value is _MISSING or value is None
+            shown.append(f"{label} = {'null' if absent else _shown(value, (values or {}).get(name))}")
+        text = render(leaf, labels, values)
         if shown:
             text += f" ({', '.join(shown)})"
         reasons.append({"condition": text, "passed": truthy(evaluate(leaf, data))})

@@ -33,7 +33,7 @@ from tongban.policies import engine, profiles
 from tongban.policies.models import BenefitGrant, Delivery, EligibilityRule, MatchRun, Policy, PolicyRating
 from tongban.policies.services import snapshots
 from tongban.policies.services.policies import accepts_applications, current_rule, get_policy, is_in_force
-from tongban.policies.services.rules import explain
+from tongban.policies.services.rules import explain, value_labels
 
 logger = logging.getLogger("tongban.policies")
 DELIVERED = "policies.delivered"
@@ -143,9 +143,10 @@ def _deliver_chunk(policy: Policy, run: MatchRun, rule: EligibilityRule, subject
     rows = engine.profile_rows(path, fresh)
     now = timezone.now()
     sent = granted = 0
+    labels = value_labels(policy.target)
     for subject in fresh:
         profile = rows.get(subject)
-        passed, reasons = explain(policy, rule.logic, profile or {})
+        passed, reasons = explain(policy, rule.logic, profile or {}, values=labels)
         if profile is None or not passed:  # the two evaluations disagree: never deliver on doubt
             logger.error("policy %s run %s: compiled match not confirmed row by row", policy.code, run.pk)
             continue

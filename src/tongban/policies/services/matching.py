@@ -31,7 +31,7 @@ from tongban.policies.models import Delivery, EligibilityRule, MatchRun, Policy
 from tongban.policies.services import delivery, snapshots
 from tongban.policies.services.delivery import benefit_amount, subject_of
 from tongban.policies.services.policies import current_rule, editable, is_in_force, library
-from tongban.policies.services.rules import explain
+from tongban.policies.services.rules import explain, value_labels
 
 PERCENT = 100
 RUNNING_FOR = datetime.timedelta(hours=2)
@@ -39,10 +39,10 @@ logger = logging.getLogger("tongban.policies")
 
 
 def _assessment(policy: Policy, rule: EligibilityRule | None, profile: dict[str, Any] | None,
-                language: str) -> dict[str, Any]:
+                language: str, values: dict | None = None) -> dict[str, Any]:
     if rule is None or profile is None:
         return {"policy": policy, "matched": False, "reasons": [], "amount": None, "rule_version": None}
-    matched, reasons = explain(policy, rule.logic, profile, language)
+    matched, reasons = explain(policy, rule.logic, profile, language, values)
     return {"policy": policy, "matched": matched, "reasons": reasons, "rule_version": rule.version,
             "amount": benefit_amount(policy, profile) if matched else None}
 
@@ -56,8 +56,9 @@ def my_policies(actor: Actor, *, language: str = "zh", matched_only: bool = Fals
     rules = {r.policy_id: r for r in EligibilityRule.objects.filter(policy__in=policies, is_current=True)}
     deliveries = {d.policy_id: d for d in Delivery.objects.filter(user_id=actor.user_id, policy__in=policies)}
     out = []
+    labels = value_labels(actor.kind, language)
     for policy in policies:
-        entry = _assessment(policy, rules.get(policy.pk), profile, language)
+        entry = _assessment(policy, rules.get(policy.pk), profile, language, labels)
         entry["delivery"] = deliveries.get(policy.pk)
         if entry["matched"] or not matched_only:
             out.append(entry)

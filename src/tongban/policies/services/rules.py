@@ -16,6 +16,7 @@ from django.db.models import Max
 
 from tongban.core import jsonlogic
 from tongban.core.errors import InvalidInput
+from tongban.credentials.models import CertificateType
 from tongban.identity.access import Actor
 from tongban.ledger import services as ledger
 from tongban.policies import compiler, engine
@@ -70,9 +71,29 @@ def set_rule(actor: Actor, policy_id: int, logic: Any, description: str = "") ->
     return rule
 
 
-def explain(policy: Policy, logic: Any, profile: dict[str, Any], language: str = "zh") -> tuple[bool, list[dict]]:
-    """Whether ``profile`` qualifies, with one readable line per condition (labels, values)."""
-    result, reasons = jsonlogic.explain(logic, profile, vocabulary.labels_for(policy.target, language))
+def value_labels(target: str, language: str = "zh") -> dict[str, dict[Any, str]]:
+    """{variable: {value: label}} so reasons read 企业规模 in [微型, 小型], 持有证照 … 高新技术企业证书,
+    存续经营 = 是 rather than codes."""
+    english = language.startswith("en")
+    yes_no = {True: "yes", False: "no"} if english else {True: "是", False: "否"}
+    out: dict[str, dict[Any, str]] = {}
+    for variable in vocabulary.variables_for(target):
+        if variable.type == "boolean":
+            out[variable.name] = yes_no
+        elif variable.choices and not english:
+            out[variable.name] = dict(variable.choices)
+    certificates = dict(CertificateType.objects.values_list("code", "name_en" if english else "name"))
+    out["certificates"] = {code: name for code, name in certificates.items() if name}
+    return out
+
+
+def explain(policy: Policy, logic: Any, profile: dict[str, Any], language: str = "zh",
+            values: dict[str, dict[Any, str]] | None = None) -> tuple[bool, list[dict]]:
+    """Whether ``profile`` qualifies, with one readable line per condition (labels, values).
+    ``values``: the value labels, when the caller explains many profiles (read once)."""
+    if values is None:
+        values = value_labels(policy.target, language)
+    result, reasons = jsonlogic.explain(logic, profile, vocabulary.labels_for(policy.target, language), values)
     return jsonlogic.truthy(result), reasons
 
 
