@@ -79,7 +79,7 @@ def test_instant_approval_fails_to_the_clerk_with_reasons():
     result = application.rule_result
     assert result["passed"] is False and result["version"] == 1
     assert [r["passed"] for r in result["reasons"]] == [False, False, False]
-    assert '婚姻状况 = "20" (婚姻状况 = "10")' == result["reasons"][0]["condition"]  # catalog item names
+    assert result["reasons"][0]["condition"] == "婚姻状况 = 已婚 (婚姻状况 = 未婚)"  # item names, code-list labels
     assert [a.number for a in apps.clerk_queue(f.actor(f.clerk("civil")))] == [application.number]
     assert application.credential_id is None
 

@@ -81,6 +81,27 @@ def labels(item: ServiceItem) -> dict[str, str]:
     return shown
 
 
+def value_labels(item: ServiceItem) -> dict[str, dict[Any, str]]:
+    """Coded values by their labels in the reasons (婚姻状况 in [已婚, 初婚, …], not ["20", "21", …]):
+    the code lists of bound catalog items, and the options of choice fields."""
+    out: dict[str, dict[Any, str]] = {}
+    for field in item.form_schema or []:
+        if isinstance(field, dict) and field.get("key") and isinstance(field.get("options"), list):
+            out[f"form.{field['key']}"] = {str(o.get("value")): str(o.get("label") or o.get("value"))
+                                           for o in field["options"] if isinstance(o, dict) and "value" in o}
+    for resource_code, keys in prefilling.bindings(item).items():
+        try:
+            resource = catalog.get_published(resource_code)
+        except DomainError:
+            continue
+        for catalog_item in catalog.items_of(resource):
+            element = catalog_item.data_element
+            if catalog_item.key in keys and element is not None and element.code_list_id:
+                out[f"data.{resource_code}.{catalog_item.key}"] = dict(
+                    element.code_list.entries.values_list("code", "name"))
+    return out
+
+
 def rule_data(application: Application) -> dict[str, Any]:
     """The data a rule is evaluated over (see the module docstring)."""
     return {"form": dict(application.form or {}), "data": prefilling.fetched_data(application),
@@ -153,7 +174,8 @@ def test_rule(logic: Any, sample: Any, *, item_code: str | None = None, actor: A
                          "message_en": "The sample must be an object"})
     if any(p["code"] not in ("unknown_variable", "type_mismatch") for p in problems):
         return {"passed": False, "result": None, "reasons": [], "problems": problems}
-    result, reasons = jsonlogic.explain(logic, sample, labels(item) if item else None)
+    result, reasons = jsonlogic.explain(logic, sample, labels(item) if item else None,
+                                        value_labels(item) if item else None)
     return {"passed": jsonlogic.truthy(result), "result": result, "reasons": reasons, "problems": problems}
 
 
@@ -171,7 +193,8 @@ def evaluate(rule: InstantRule, application: Application, *, ungoverned: list[st
                 "reasons": [{"condition": f"无政府记录：{key} / no government record for {key}", "passed": False}
                             for key in ungoverned]}
     try:
-        result, reasons = jsonlogic.explain(rule.logic, rule_data(application), labels(application.item))
+        result, reasons = jsonlogic.explain(rule.logic, rule_data(application), labels(application.item),
+                                            value_labels(application.item))
     except jsonlogic.RuleError as error:
         return {**base, "passed": False, "result": None,
                 "reasons": [{"condition": f"规则无法执行 / the rule cannot be evaluated: {error}", "passed": False}]}
