@@ -22,6 +22,8 @@ print(json.dumps(sorted(HUEY._registry._registry)))
 EXPECTED = (
     "tongban.exchange.webhook_deliver", "tongban.exchange.webhook_retry", "sweep_overdue_requests",
     "tongban.onestop.sweep_default_ratings", "tongban.onestop.sweep_overdue_applications",
+    "tongban.policies.match", "tongban.oversight.quality", "tongban.oversight.quality_daily",
+    "tongban.oversight.assessment", "tongban.oversight.detect_alerts",
 )
 
 

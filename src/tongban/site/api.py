@@ -18,6 +18,7 @@ from tongban.identity.auth import api_auth
 from tongban.ledger import api as ledger_api
 from tongban.ledger import services as ledger_services
 from tongban.onestop import api as onestop_api
+from tongban.oversight import api as oversight_api
 from tongban.policies import api as policies_api
 
 api = NinjaAPI(
@@ -47,6 +48,7 @@ api.add_router("/onestop", onestop_api.router)
 api.add_router("/", onestop_api.me_router, tags=["me"])
 api.add_router("/policies", policies_api.router)
 api.add_router("/", policies_api.me_router)
+api.add_router("/oversight", oversight_api.router)
 
 
 class JobOut(Schema):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tongban.credentials",
     "tongban.onestop",
     "tongban.policies",
+    "tongban.oversight",
     "tongban.identity.admin_apps.TongbanAdminConfig",  # django.contrib.admin behind our login
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "tongban.identity.middleware.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tongban.oversight.middleware.SecurityEventMiddleware",  # API 403/429 → SecurityEvent (outside the envelope)
     "tongban.core.middleware.ApiErrorEnvelopeMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "tongban.identity.middleware.PageAxesMiddleware",
@@ -160,6 +162,33 @@ OTP_TOTP_ISSUER = "tongban 通办"
 
 # API session tokens are short-lived; department-system tokens carry their own expiry.
 TONGBAN_USER_TOKEN_TTL = int(os.environ.get("TONGBAN_USER_TOKEN_TTL", "3600"))
+
+# Security monitoring (安全预警): thresholds of the detection rules (oversight.services.detection,
+# run every 5 minutes). Each rule's dict is merged over the defaults in code, so an override may
+# name only the keys it changes; "enabled": False switches a rule off; "severity" is low, medium,
+# high or critical (high and critical alerts notify the bureau's administrators and CDOs).
+TONGBAN_ALERT_RULES = {
+    # A caller's accesses in the last hour above `ratio` × its hourly mean over the previous
+    # `baseline_days` days, and above `min_accesses`.
+    "volume_spike": {"enabled": True, "severity": "high", "ratio": 5.0, "min_accesses": 200, "baseline_days": 7},
+    # Subjects looked up in bulk (mode lookup) by one caller between the hours (Asia/Shanghai).
+    "night_bulk": {"enabled": True, "severity": "high", "min_subjects": 2000, "night_start_hour": 0,
+                   "night_end_hour": 6},
+    # At least `min_subjects` distinct subjects in `window_minutes`, with a `not_found_share` of
+    # misses or a `no_application_share` without a one-stop application of the caller's department
+    # (created in the last `application_days`; applies to departments that handle one-stop items).
+    "enumeration": {"enabled": True, "severity": "high", "window_minutes": 60, "min_subjects": 100,
+                    "not_found_share": 0.5, "no_application_share": 0.9, "application_days": 30},
+    # At least `min_events` refusals (403) of one caller within `window_minutes`.
+    "repeated_forbidden": {"enabled": True, "severity": "medium", "window_minutes": 10, "min_events": 10,
+                           "lookback_minutes": 60},
+    # A successful login within `within_minutes` after the account was locked out.
+    "login_after_lockout": {"enabled": True, "severity": "high", "within_minutes": 60, "lookback_hours": 24},
+    # Calls refused as grant_expired / grant_revoked (at least `min_refusals`), and accesses served
+    # after a grant's end (`served_severity`: it should never happen).
+    "grant_after_period": {"enabled": True, "severity": "medium", "served_severity": "critical",
+                           "min_refusals": 1, "lookback_hours": 24},
+}
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("tongban.credentials.urls")),  # /me/credentials/, /credentials/verify/
     path("", include("tongban.onestop.urls")),  # /services/, /me/applications/, /me/inbox/, /workbench/onestop/
     path("", include("tongban.policies.urls")),  # /policies/, /me/policies/, /workbench/policies/
+    path("", include("tongban.oversight.urls")),  # /cockpit/...
     path("", include("tongban.core.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Use cases of the oversight cockpit; each module holds its own authorization (``access``)."""
