@@ -118,6 +118,9 @@ def test_assessment_page(client, departments, bureau):
 def test_assessment_page_of_a_department_and_refusals(client, departments):
     client.force_login(official_user("market", "clerk"))
     body = client.get("/cockpit/assessment/").content.decode()
+    assert 'data-department="market"' not in body  # nothing stored yet: a department does not trigger evaluation
+    assessment.compute(b.PERIOD)
+    body = client.get(f"/cockpit/assessment/?period={b.PERIOD}").content.decode()
     assert 'data-department="market"' in body and 'data-department="civil"' not in body
     assert 'data-testid="compute-form"' not in body and 'data-testid="assessment-state"' in body
     assert client.post("/cockpit/assessment/compute/", {"period": b.PERIOD}).status_code == 403

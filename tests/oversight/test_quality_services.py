@@ -142,10 +142,14 @@ def test_uniqueness_finds_duplicate_certificate_numbers_and_normalised_subjects(
 
 def test_consistency_compares_the_same_element_by_subject_across_resources():
     civil = person_resource("civil")
-    health = person_resource("health", name="居民健康档案")
+    health = person_resource("health", name="居民健康档案", sharing="open_share")
+    secret = person_resource("health", name="艾滋病随访登记", sharing="no_share")
     load(civil, [person_row(n) for n in range(1, 4)])
     load(health, [person_row(1), person_row(2, name="李二"), person_row(3)])
+    load(secret, [person_row(1, name="张冒"), person_row(3)])
     score = quality.compute_resource(civil.code)
+    # Only resources the department may read are compared: the 不予共享 register is not (comparing
+    # with it would tell the steward who is in it).
     # name (DE00002) and sex (DE00003) of three shared subjects: six comparisons, one disagrees
     assert score.details["consistency"] == {"compared": 6, "agreeing": 5, "with": [health.code]}
     assert score.consistency == round(100 * 5 / 6, 2)

@@ -82,16 +82,14 @@ def detail_out(alert: Alert) -> dict:
 
 @router.get("/alerts", response=AlertList, summary="Security alerts (open first); a department sees its own")
 def list_alerts(request, filters: Query[AlertFilter]):
-    with transaction.atomic():
-        found = services.alerts(request.auth, status=filters.status, severity=filters.severity, rule=filters.rule)
-        rows = [alert_out(a) for a in found[:LIMIT]]
-        return {"items": rows, "count": found.count()}
+    found = services.alerts(request.auth, status=filters.status, severity=filters.severity, rule=filters.rule)
+    rows = [alert_out(a) for a in found[:LIMIT]]
+    return {"items": rows, "count": found.count()}
 
 
 @router.get("/alerts/{alert_id}", response=AlertDetailOut, summary="One security alert with evidence and notes")
 def get_alert(request, alert_id: int):
-    with transaction.atomic():
-        return detail_out(services.get_alert(request.auth, alert_id))
+    return detail_out(services.get_alert(request.auth, alert_id))
 
 
 @router.post("/alerts/{alert_id}/transition", response=AlertDetailOut,

@@ -209,34 +209,29 @@ class DaysFilter(Schema):
 
 @router.get("/statistics", response=OverviewOut, summary="Key figures and 30-day trends (驾驶舱概览)")
 def overview(request):
-    with transaction.atomic():
-        return stats.overview(request.auth)
+    return stats.overview(request.auth)
 
 
 @router.get("/statistics/sharing", response=SharingOut,
             summary="Sharing by department pair (provider → consumer), approval times, overdue requests")
 def sharing(request, filters: Query[DaysFilter]):
-    with transaction.atomic():
-        return stats.sharing(request.auth, days=filters.days)
+    return stats.sharing(request.auth, days=filters.days)
 
 
 @router.get("/statistics/services", response=ServicesOut,
             summary="Applications by status, in-time completion, instant approvals, reuse, ratings")
 def services(request):
-    with transaction.atomic():
-        return stats.services(request.auth)
+    return stats.services(request.auth)
 
 
 @router.get("/assessment", response=RankingOut, summary="Department assessment ranking (考核排名) in the caller's scope")
 def ranking(request, filters: Query[PeriodFilter]):
-    with transaction.atomic():
-        return assessment.ranking(request.auth, filters.period)
+    return assessment.ranking(request.auth, filters.period)
 
 
 @router.get("/assessment/export.xlsx", summary="The assessment ranking as XLSX (ranking and weights sheets)")
 def export(request, filters: Query[PeriodFilter]):
-    with transaction.atomic():
-        ranked = assessment.ranking(request.auth, filters.period)
+    ranked = assessment.ranking(request.auth, filters.period)
     response = HttpResponse(xlsx.assessment_workbook(ranked), content_type=xlsx.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="assessment-{ranked["period"]}.xlsx"'
     return response
@@ -244,8 +239,7 @@ def export(request, filters: Query[PeriodFilter]):
 
 @router.get("/assessment/trend", response=TrendOut, summary="A department's assessment over its last periods")
 def trend(request, department: str = "", periods: int = assessment.TREND_PERIODS):
-    with transaction.atomic():
-        return assessment.trend(request.auth, department, periods)
+    return assessment.trend(request.auth, department, periods)
 
 
 @router.post("/assessment/compute", response=RankingOut,

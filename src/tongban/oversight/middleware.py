@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
+from django.db import transaction
 from django.utils import timezone
 
 from tongban.core.logredact import redact
@@ -27,6 +29,7 @@ API_PREFIX = "/api/"
 KINDS = {403: "forbidden", 429: "rate_limited"}
 PER_CALLER_PER_MINUTE = 60
 _recent: dict[tuple[str, int], int] = {}  # (caller, minute) → events recorded by this process
+_recent_lock = threading.Lock()
 
 
 def _caller(request) -> tuple[str, str]:
@@ -52,13 +55,14 @@ def _code(response) -> str:
 
 def _allowed(caller: str) -> bool:
     minute = int(time.time() // 60)
-    if len(_recent) > 10_000:
-        for key in [key for key in _recent if key[1] < minute]:
-            del _recent[key]
-    count = _recent.get((caller, minute), 0)
-    if count >= PER_CALLER_PER_MINUTE:
-        return False
-    _recent[(caller, minute)] = count + 1
+    with _recent_lock:  # threads of one worker share the counter
+        if len(_recent) > 10_000:
+            for key in [key for key in _recent if key[1] < minute]:
+                del _recent[key]
+        count = _recent.get((caller, minute), 0)
+        if count >= PER_CALLER_PER_MINUTE:
+            return False
+        _recent[(caller, minute)] = count + 1
     return True
 
 
@@ -81,8 +85,10 @@ class SecurityEventMiddleware:
             actor, department = _caller(request)
             if not _allowed(actor):
                 return
-            SecurityEvent.objects.create(at=timezone.now(), kind=kind, code=_code(response), actor=actor,
-                                         department_code=department, method=request.method[:8],
-                                         path=redact(request.path)[:300])
+            # A savepoint: a failed write never poisons a transaction the request may still hold.
+            with transaction.atomic():
+                SecurityEvent.objects.create(at=timezone.now(), kind=kind, code=_code(response), actor=actor,
+                                             department_code=department, method=request.method[:8],
+                                             path=redact(request.path)[:300])
         except Exception:  # noqa: BLE001 - monitoring must never turn a refusal into a crash
             logger.exception("security event not recorded for %s %s", request.method, redact(request.path))

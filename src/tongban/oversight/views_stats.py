@@ -63,8 +63,7 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list], *, hor
 @actor_page
 @require_GET
 def overview_page(request, actor):
-    with transaction.atomic():
-        board = stats.overview(actor)
+    board = stats.overview(actor)
     f = board["figures"]
     figures = [
         ("published_resources", _("Published resources"), f["published_resources"], ""),
@@ -103,10 +102,9 @@ def _trend_code(request, actor, ranked: dict) -> str | None:
 @actor_page
 @require_GET
 def assessment_page(request, actor):
-    with transaction.atomic():
-        ranked = assessment.ranking(actor, request.GET.get("period"))
-        code = _trend_code(request, actor, ranked)
-        history = assessment.trend(actor, code) if code else None
+    ranked = assessment.ranking(actor, request.GET.get("period"))
+    code = _trend_code(request, actor, ranked)
+    history = assessment.trend(actor, code) if code else None
     indicators = [{**i, "label": _label(i)} for i in ranked["indicators"]]
     rows = [{**row, "values": [row["indicators"].get(i["key"]) for i in indicators]} for row in ranked["rows"]]
     total = _("Total")
@@ -128,8 +126,7 @@ def assessment_page(request, actor):
 @actor_page
 @require_GET
 def assessment_export(request, actor):
-    with transaction.atomic():
-        ranked = assessment.ranking(actor, request.GET.get("period"))
+    ranked = assessment.ranking(actor, request.GET.get("period"))
     response = HttpResponse(xlsx.assessment_workbook(ranked), content_type=xlsx.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="assessment-{ranked["period"]}.xlsx"'
     return response
@@ -179,8 +176,7 @@ def sharing_page(request, actor):
         days = max(1, min(int(request.GET.get("days", stats.TREND_DAYS)), stats.MAX_DAYS))
     except ValueError:
         days = stats.TREND_DAYS
-    with transaction.atomic():
-        board = stats.sharing(actor, days=days)
+    board = stats.sharing(actor, days=days)
     metric_labels = {"accesses": _("accesses"), "grants": _("active grants"), "requests": _("requests")}
     flow = sankey_chart(_("Who uses whose data (by %(metric)s)") % {"metric": metric_labels[board["metric"]]},
                         board["pairs"], board["metric"])
@@ -199,8 +195,7 @@ def sharing_page(request, actor):
 @actor_page
 @require_GET
 def services_page(request, actor):
-    with transaction.atomic():
-        board = stats.services(actor)
+    board = stats.services(actor)
     statuses = board["by_status"]
     status_chart = bar_chart(_("Applications by status"), [s["label"] for s in statuses],
                              {_("Applications"): [s["count"] for s in statuses]})

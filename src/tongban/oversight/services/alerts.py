@@ -25,7 +25,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from tongban.core.errors import Conflict, InvalidInput, NotFound
+from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.core.logredact import redact
 from tongban.core.notifications import notify
 from tongban.exchange.models import Access
@@ -99,8 +99,13 @@ def record_findings(findings: list[Finding], now: datetime.datetime) -> list[Ale
 
 def _record(finding: Finding, now: datetime.datetime) -> Alert | None:
     key = finding.dedup_key
-    alert = Alert.objects.select_for_update().filter(dedup_key=key).first()
-    if alert is None:
+    # The newest alert of this key (a key whose alert was closed continues as key#2, key#3, …).
+    same = Alert.objects.select_for_update().filter(Q(dedup_key=key) | Q(dedup_key__startswith=f"{key}#"))
+    alert = same.order_by("-id").first()
+    if alert is not None and alert.status in CLOSED and finding.last_seen > alert.last_seen:
+        # New activity after an administrator closed the alert: a new alert, never silence.
+        key, alert = f"{key}#{same.count() + 1}", None
+    elif alert is None:
         latest = (Alert.objects.select_for_update()
                   .filter(rule=finding.rule, actor=finding.actor, dedup_key__startswith=finding.stem)
                   .order_by("-last_seen", "-id").first())
@@ -177,6 +182,9 @@ def transition(actor: Actor, alert_id: int, to_status: str, note: str = "") -> A
     if to_status not in TRANSITIONS.get(alert.status, ()):
         raise Conflict("预警当前状态下不能执行此操作", "The alert cannot move to that status from its current one",
                        code="illegal_transition", details={"from": alert.status, "to": to_status})
+    if to_status in CLOSED and alert.actor and alert.actor == actor.username:
+        raise PermissionDenied("不能处置关于本人的预警，请由另一位管理员处理",
+                               "An alert about yourself is closed by another administrator", code="own_alert")
     note = (note or "").strip()
     if to_status in CLOSED and not note:
         raise InvalidInput("处置或认定误报须填写说明", "Resolving or dismissing an alert needs a note",

@@ -32,6 +32,8 @@ writes the ranking as a spreadsheet. Recomputed daily by huey (``oversight_asses
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import re
 from collections import defaultdict
 
@@ -43,9 +45,10 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from tongban.catalog.models import Resource
-from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.exchange.models import AccessRequest, Record
 from tongban.identity.models import Department
+from tongban.ledger import services as ledger
 from tongban.onestop.models import Application, Rating, RectificationTicket
 from tongban.oversight.models import AssessmentScore, QualityScore
 from tongban.oversight.services import access
@@ -217,9 +220,22 @@ def compute(period: str | None = None, *, on: datetime.date | None = None) -> li
 
 
 def compute_for(actor, period: str | None = None) -> list[AssessmentScore]:
-    """``compute`` on behalf of the bureau's administrator or chief data officer."""
+    """``compute`` on behalf of the bureau's administrator or chief data officer. A period that
+    has ended and has its scores is closed (the official result: 409 ``period_closed``); every
+    computation is recorded in the ledger with the weights and a digest of the results."""
     access.require_manager(actor)
-    return compute(period)
+    period = (period or current_period()).strip()
+    window = period_window(period)
+    if window.end <= timezone.localdate() and AssessmentScore.objects.filter(period=period).exists():
+        raise Conflict("该考核周期已结束并已出结果，不能重新计算", "That period has ended and its result stands",
+                       code="period_closed", details={"period": period})
+    scores = compute(period)
+    results = [[s.department.code, round(s.total, 4), s.rank] for s in scores]
+    ledger.record(actor=actor.username or actor.kind, action="oversight.assessment_computed",
+                  subject=f"assessment:{period}", department="bureau",
+                  payload={"period": period, "weights": weights(), "departments": len(results),
+                           "sha256": hashlib.sha256(json.dumps(results, sort_keys=True).encode()).hexdigest()})
+    return scores
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -257,6 +273,10 @@ def ranking(actor, period: str | None = None) -> dict:
         computed_at = max(s.computed_at for s in stored)
         rows = [{"rank": s.rank, "department": s.department, "total": s.total,
                  "indicators": {k: s.indicators.get(k) for k in INDICATORS}} for s in stored]
+    elif not access.may_manage(actor):
+        # Evaluating a period on the fly is a full computation: the bureau's managers may ask for
+        # it; everyone else sees stored periods only.
+        used, computed_at, rows = weights(), None, []
     else:
         used, computed_at = weights(), None
         evaluated = evaluate(period)
@@ -313,7 +333,7 @@ def scheduled(on: datetime.date | None = None) -> list[str]:
     return done
 
 
-@db_periodic_task(crontab(minute="40", hour="2"), name="tongban.oversight.assessment")
+@db_periodic_task(crontab(minute="40", hour="3"), name="tongban.oversight.assessment")  # after quality (02:10)
 def oversight_assessment() -> list[str]:
     from django.db import transaction
 

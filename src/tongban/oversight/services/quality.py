@@ -75,6 +75,8 @@ def compute_resource(code: str, *, now: datetime.datetime | None = None,
         QualityIssue.objects.bulk_create([
             QualityIssue(score=score, dimension=dimension, subject=subject[:18], item=item[:60], problem=problem[:300])
             for dimension, subject, item, problem in issues])
+        # Only the latest score's worst rows are shown: older ones (naming people) are not kept.
+        QualityIssue.objects.filter(score__resource_code=code).exclude(score=score).delete()
     return score
 
 
@@ -101,7 +103,7 @@ def compute_all(*, now: datetime.datetime | None = None,
     return scores
 
 
-@db_periodic_task(crontab(hour="2", minute="40"), name="tongban.oversight.quality_daily")
+@db_periodic_task(crontab(hour="2", minute="10"), name="tongban.oversight.quality_daily")
 def quality_daily() -> int:
     """The daily recomputation of every resource's data quality."""
     return len(compute_all())
@@ -193,8 +195,8 @@ def history(actor: Actor, code: str, *, limit: int = HISTORY_LIMIT) -> list[Qual
 
 
 def may_see_issues(actor: Actor, department_id: int) -> bool:
-    """The worst rows name subjects: the bureau (and auditor), or the department's stewards."""
-    if access.sees_all(actor):
+    """The worst rows name subjects: the bureau's administrator and CDO, or the department's stewards."""
+    if access.may_manage(actor):  # the bureau's administrator and CDO (not the auditor: rows name people)
         return True
     return (actor.kind == "official" and actor.department_id == department_id
             and actor.has_role(*ISSUE_READERS))

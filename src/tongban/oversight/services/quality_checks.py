@@ -148,8 +148,12 @@ def peers(resource: Resource, items: list[Item], subject_type: str) -> list[Peer
             if item.data_element_id and not item.is_subject_key and item.data_element.identifier in elements}
     if not mine:
         return []
+    # Only resources the department may read anyway: its own, and 无条件共享 ones — comparing with
+    # a conditional or 不予共享 register would tell the steward who is in it (and read it unlogged).
     theirs = (Item.objects.filter(resource__status=Resource.Status.PUBLISHED, data_element__identifier__in=mine,
                                   is_subject_key=False)
+              .filter(Q(resource__department_id=resource.department_id)
+                      | Q(resource__sharing=Resource.Sharing.OPEN_SHARE))
               .exclude(resource__code=resource.code)
               .values_list("resource_id", "resource__code", "key", "data_element__identifier"))
     by_resource: dict[int, tuple[str, list]] = {}

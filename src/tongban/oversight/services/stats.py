@@ -223,7 +223,7 @@ def _per_day(qs: QuerySet, field: str, days: list[datetime.date]) -> list[int]:
 def overview(actor, *, days: int = TREND_DAYS) -> dict:
     """Key figures and trends. ``figures``: published_resources, records, active_grants,
     accesses (last ``days`` days), pending_requests, overdue_requests, applications (submitted),
-    in_time_rate and instant_share (percent or None), open_alerts (None while no alert exists);
+    in_time_rate and instant_share (percent or None), open_alerts (in scope);
     ``trend``: ``days`` (ISO dates), ``accesses`` and ``applications`` per day."""
     scope = Scope.of(actor)
     on = today()
@@ -239,8 +239,7 @@ def overview(actor, *, days: int = TREND_DAYS) -> dict:
         "overdue_requests": scope.requests().filter(status=RequestStatus.PENDING, due_on__lt=on).count(),
         "applications": apps["submitted"],
         **application_rates(apps),
-        "open_alerts": (scope.alerts().filter(status__in=(Alert.Status.NEW, Alert.Status.ACKNOWLEDGED)).count()
-                        if Alert.objects.exists() else None),
+        "open_alerts": scope.alerts().filter(status__in=(Alert.Status.NEW, Alert.Status.ACKNOWLEDGED)).count(),
     }
     trend_days = [on - datetime.timedelta(days=n) for n in range(days - 1, -1, -1)]
     applications = scope.applications().exclude(status=A.DRAFT).filter(submitted_at__isnull=False)
