@@ -242,7 +242,6 @@ class Access(models.Model):
         indexes = [
             models.Index(fields=["ledger_event_id", "id"], name="exchange_access_pending"),
             models.Index(fields=["consumer_code", "at"], name="exchange_access_consumer"),
-            models.Index(fields=["at"], name="exchange_access_at"),  # the cockpit's windows
         ]
 
     def __str__(self) -> str:
