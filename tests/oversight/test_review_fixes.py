@@ -86,3 +86,13 @@ def test_a_closed_period_stands_and_computing_is_recorded():
     with pytest.raises(Conflict) as caught:
         assessment.compute_for(admin, "2025-01")
     assert caught.value.code == "period_closed"
+
+
+def test_a_volume_spike_in_subjects_with_few_calls():
+    from tests.oversight.test_alerts_factories import HOUR, lookup, subjects
+
+    for n in range(30):  # 30 lookups of 1,000 subjects each in the last hour, never before
+        lookup("system:tbs_bulk", "market", when=NOW - HOUR + n * MINUTE, subjects=subjects(1000, 1 + n * 1000),
+               found=900)
+    spikes = [f for f in detection.volume_spike(NOW) if f.actor == "system:tbs_bulk"]
+    assert spikes and spikes[0].evidence[0]["subjects"] == 30_000

@@ -168,10 +168,12 @@ TONGBAN_USER_TOKEN_TTL = int(os.environ.get("TONGBAN_USER_TOKEN_TTL", "3600"))
 # name only the keys it changes; "enabled": False switches a rule off; "severity" is low, medium,
 # high or critical (high and critical alerts notify the bureau's administrators and CDOs).
 TONGBAN_ALERT_RULES = {
-    # A caller's accesses in the last hour above `ratio` × its hourly mean over the previous
-    # `baseline_days` days, and above `min_accesses`.
-    "volume_spike": {"enabled": True, "severity": "high", "ratio": 5.0, "min_accesses": 200, "baseline_days": 7},
-    # Subjects looked up in bulk (mode lookup) by one caller between the hours (Asia/Shanghai).
+    # A caller's accesses (or subjects read) in the last hour above `ratio` × its hourly mean over
+    # the previous `baseline_days` days, and above `min_accesses` calls (or `min_subjects` subjects).
+    "volume_spike": {"enabled": True, "severity": "high", "ratio": 5.0, "min_accesses": 200,
+                     "min_subjects": 20000, "baseline_days": 7},
+    # Subjects read (query, lookup, verify) by one caller between the hours (Asia/Shanghai; may
+    # cross midnight, e.g. 22 to 6).
     "night_bulk": {"enabled": True, "severity": "high", "min_subjects": 2000, "night_start_hour": 0,
                    "night_end_hour": 6},
     # At least `min_subjects` distinct subjects in `window_minutes`, with a `not_found_share` of

@@ -55,17 +55,24 @@ logger = logging.getLogger("tongban.oversight")
 
 
 def volume_spike(now: datetime.datetime) -> list[Finding]:
-    """A caller made far more accesses in the last hour than its hourly mean of the previous days."""
+    """A caller read far more in the last hour than its hourly mean of the previous days — counted
+    in calls and in subjects (150 lookups of 1,000 subjects each are a spike too)."""
     config = rule_settings("volume_spike")
     since, days = now - HOUR, int(config["baseline_days"])
-    candidates = (_accesses(since, now).values("actor", "consumer_code").annotate(n=Count("id"))
-                  .filter(n__gt=config["min_accesses"]))
+    least_calls, least_subjects = config["min_accesses"], config["min_subjects"]
+    candidates = (_accesses(since, now).values("actor", "consumer_code")
+                  .annotate(n=Count("id"), subjects=Sum("subject_count"))
+                  .filter(Q(n__gt=least_calls) | Q(subjects__gt=least_subjects)))
     findings = []
     for row in candidates:
-        caller, code, count = row["actor"], row["consumer_code"], row["n"]
+        caller, code, count, subjects = row["actor"], row["consumer_code"], row["n"], row["subjects"] or 0
         mine = Access.objects.filter(consumer_code=code, actor=caller)
-        baseline = mine.filter(at__gte=since - datetime.timedelta(days=days), at__lt=since).count() / (days * 24)
-        if count <= config["ratio"] * baseline:
+        before = mine.filter(at__gte=since - datetime.timedelta(days=days), at__lt=since).aggregate(
+            n=Count("id"), subjects=Sum("subject_count"))
+        baseline, baseline_subjects = before["n"] / (days * 24), (before["subjects"] or 0) / (days * 24)
+        by_calls = count > least_calls and count > config["ratio"] * baseline
+        by_subjects = subjects > least_subjects and subjects > config["ratio"] * baseline_subjects
+        if not (by_calls or by_subjects):
             continue
         recent = mine.filter(at__gte=since, at__lt=now)
         times = recent.order_by("at").values_list("at", flat=True)
@@ -74,10 +81,12 @@ def volume_spike(now: datetime.datetime) -> list[Finding]:
         findings.append(_finding(
             "volume_spike", config["severity"], caller, code, window=_bucket(now, 60), span=HOUR,
             first=times.first(), last=times.last(),
-            zh=f"近1小时访问 {count} 次，过去 {days} 天平均每小时 {baseline:.1f} 次{times_text[0]}。",
-            en=f"{count} accesses in the last hour; the mean of the previous {days} days is {baseline:.1f} per hour"
-               f"{times_text[1]}.",
-            evidence=[{"kind": "figures", "accesses": count, "baseline_per_hour": round(baseline, 2),
+            zh=f"近1小时访问 {count} 次、{subjects} 个主体，过去 {days} 天平均每小时 {baseline:.1f} 次、"
+               f"{baseline_subjects:.1f} 个主体{times_text[0]}。",
+            en=f"{count} accesses of {subjects} subjects in the last hour; the mean of the previous {days} days is "
+               f"{baseline:.1f} accesses and {baseline_subjects:.1f} subjects per hour{times_text[1]}.",
+            evidence=[{"kind": "figures", "accesses": count, "subjects": subjects,
+                       "baseline_per_hour": round(baseline, 2), "baseline_subjects_per_hour": round(baseline_subjects, 2),
                        "ratio": ratio, "window_start": iso(since), "window_end": iso(now)},
                       *access_evidence(_latest(recent))]))
     return findings

@@ -104,11 +104,16 @@ def login_after_lockout(now: datetime.datetime) -> list[Finding]:
     ledger_lockouts, axes_lockouts = _lockouts(since - within, now)
     if not ledger_lockouts and not axes_lockouts:
         return []
+    # Only logins that can follow a lockout: between the first lockout and the last one + ``within``
+    # (not every login of the lookback — on a citizen platform that is most of them).
+    lock_times = [e.recorded_at for e, _h in ledger_lockouts]
+    lock_times += [at for rows in axes_lockouts.values() for _source, at, _ip in rows]
+    since, until = max(since, min(lock_times)), min(now, max(lock_times) + within)
     logins: dict[str, list] = defaultdict(list)  # username → [(time, evidence item)]
-    for row in AccessLog.objects.filter(attempt_time__gte=since, attempt_time__lte=now).exclude(username=None):
+    for row in AccessLog.objects.filter(attempt_time__gte=since, attempt_time__lte=until).exclude(username=None):
         logins[row.username].append((row.attempt_time, {"kind": "login", "source": "axes", "at": iso(row.attempt_time),
                                                         "ip": row.ip_address}))
-    for event in LedgerEvent.objects.filter(action=LOGIN_SUCCEEDED, recorded_at__gte=since, recorded_at__lte=now):
+    for event in LedgerEvent.objects.filter(action=LOGIN_SUCCEEDED, recorded_at__gte=since, recorded_at__lte=until):
         logins[event.actor].append((event.recorded_at, ledger_evidence([event], "login")[0]))
     findings = []
     for username, seen in logins.items():

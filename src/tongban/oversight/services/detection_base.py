@@ -26,7 +26,8 @@ GRANT_CODES = ("grant_expired", "grant_revoked")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 DEFAULT_RULES: dict[str, dict] = {
-    "volume_spike": {"enabled": True, "severity": "high", "ratio": 5.0, "min_accesses": 200, "baseline_days": 7},
+    "volume_spike": {"enabled": True, "severity": "high", "ratio": 5.0, "min_accesses": 200,
+                     "min_subjects": 20000, "baseline_days": 7},
     "night_bulk": {"enabled": True, "severity": "high", "min_subjects": 2000, "night_start_hour": 0,
                    "night_end_hour": 6},
     "enumeration": {"enabled": True, "severity": "high", "window_minutes": 60, "min_subjects": 100,
