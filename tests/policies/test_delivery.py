@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.policies import factories as f
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tongban.exchange.models import Record
 from tongban.ledger import services as ledger
 from tongban.onestop.models import Application
 from tongban.policies.models import Delivery, Policy, PolicyRating
@@ -165,3 +166,22 @@ def test_one_click_twice_answers_the_application_in_progress(one_click):
     fresh = delivery.apply(f.actor(firm.user), one_click.pk)  # a withdrawn one may be made again
     assert fresh.pk != first.pk
     assert Delivery.objects.get(policy=one_click).application_number == fresh.number
+
+
+def test_submission_rechecks_eligibility_and_the_window(one_click):
+    from tongban.onestop.services import applications
+
+    firm = f.enterprise()
+    application = delivery.apply(f.actor(firm.user), one_click.pk)
+    # Since applying, the firm fell into social-insurance arrears (the rule requires none).
+    Record.objects.filter(resource_code="hr-00005", subject=firm.uscc).update(
+        data={"uscc": firm.uscc, "insured_count": 28, "in_arrears": True})
+    with pytest.raises(Conflict) as caught:
+        applications.submit(f.actor(firm.user), application.number)
+    assert caught.value.code == "not_eligible" and caught.value.details["reasons"]
+    Policy.objects.filter(pk=one_click.pk).update(apply_until=TODAY - datetime.timedelta(days=1))
+    with pytest.raises(Conflict) as caught:
+        applications.submit(f.actor(firm.user), application.number)
+    assert caught.value.code == "outside_application_window"
+    application.refresh_from_db()
+    assert application.status == Application.Status.DRAFT

@@ -10,6 +10,11 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         from tongban.core.navigation import register_section
+        from tongban.onestop.services import applications
+        from tongban.policies.services.delivery import check_submission
+
+        if check_submission not in applications.SUBMISSION_CHECKS:
+            applications.SUBMISSION_CHECKS.append(check_submission)
 
         register_section("me", "/me/policies/", _("Policies for me"),
                          _("subsidies and benefits you qualify for, with the reasons"), 15,

@@ -150,11 +150,19 @@ def missing(application: Application) -> list[dict]:
 # --- submitting -------------------------------------------------------------------------------------------------
 
 
+# Checks other apps add to submission (called with the actor and the application, they raise a
+# DomainError to refuse): e.g. the policy service re-checks eligibility of a one-click application.
+# onestop knows nothing of them (apps above it register in their AppConfig.ready()).
+SUBMISSION_CHECKS: list = []
+
+
 def submit(actor: Actor, number: str) -> Application:
     """draft / supplement requested → submitted; then instant approval when the item's rule passes."""
     application = _own(actor, number)
     if not transitions.may_move(application, S.SUBMITTED):
         raise transitions.illegal(application, S.SUBMITTED)
+    for check in SUBMISSION_CHECKS:
+        check(actor, application)
     ungoverned = prefilling.refetch(actor, application)  # the government's values now, not the draft's
     merged, errors = forms.clean_form(application.item.form_schema or [], {}, prefilled=application.prefilled or {},
                                       current=application.form, required=True)

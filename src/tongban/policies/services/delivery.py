@@ -234,3 +234,23 @@ def rate(actor: Actor, policy_id: int, score: int, comment: str = "") -> PolicyR
     if PolicyRating.objects.filter(delivery=item).exists():
         raise Conflict("您已评价过这项政策", "You have rated this policy already", code="already_rated")
     return PolicyRating.objects.create(delivery=item, score=score, comment=(comment or "").strip()[:1000])
+
+
+def check_submission(actor: Actor, application: Application) -> None:
+    """A one-click application of a policy is submitted only while the policy still takes
+    applications and the applicant still qualifies (registered with onestop's submission checks)."""
+    item = Delivery.objects.select_related("policy", "policy__department").filter(
+        application_number=application.number).first()
+    if item is None:
+        return
+    policy = item.policy
+    if not accepts_applications(policy):
+        raise Conflict("该政策已不在申报期内", "The policy no longer takes applications",
+                       code="outside_application_window", details={"policy": policy.pk})
+    rule = current_rule(policy)
+    profile = profiles.profile_for(policy.target, item.subject)
+    passed, reasons = explain(policy, rule.logic, profile) if rule and profile else (False, [])
+    if not passed:
+        raise Conflict("您已不符合该政策的享受条件", "You no longer meet the policy's conditions",
+                       code="not_eligible", details={"policy": policy.pk, "reasons": reasons})
+
