@@ -203,6 +203,10 @@ def apply(actor: Actor, policy_id: int, *, language: str = "zh") -> Application:
     if not passed:
         raise Conflict("您暂不符合享受条件", "You do not meet the conditions", code="not_eligible",
                        details={"reasons": reasons})
+    # The policy row lock serialises the delivery rows of the policy — with a concurrent one-click
+    # application of the same beneficiary and with a bulk delivery chunk (which locks it too) —
+    # so the one delivery per policy and subject is found, never inserted twice.
+    Policy.objects.select_for_update().filter(pk=policy.pk).first()
     item = Delivery.objects.select_for_update().filter(policy=policy, subject=subject).first()
     if item is not None and item.application_number:
         earlier = Application.objects.filter(number=item.application_number, applicant_id=actor.user_id).first()
