@@ -17,9 +17,11 @@ class _Gunicorn(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self):
+    def load(self):  # in each worker (no preload): settle it before it accepts a request
+        from tongban.core.runtime import settle_worker
         from tongban.site.wsgi import application
 
+        settle_worker()
         return application
 
 
