@@ -210,8 +210,11 @@ def policy(department_code: str = DEPARTMENT, *, rule=SMALL_FIRM_RULE, status: s
     fields.update(over)
     created = Policy.objects.create(**fields)
     if rule is not None:
+        published = status != Policy.Status.DRAFT  # publishing confirms the version (four-eyes)
         EligibilityRule.objects.create(policy=created, version=1, logic=rule, description="测试规则",
-                                       is_current=True, created_by="test")
+                                       is_current=True, created_by="test",
+                                       confirmed_by="test-confirmer" if published else "",
+                                       confirmed_at=timezone.now() if published else None)
     return created
 
 

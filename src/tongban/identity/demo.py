@@ -56,6 +56,7 @@ OFFICIALS = [
     ("health-approver", "王康", "health", ["approver"], "卫健委审批人员 / health approver"),
     ("hr-steward", "冯社", "hr", ["steward"], "人社厅数据管理员 / HR & social security steward"),
     ("civil-steward", "陈民", "civil", ["steward"], "民政厅数据管理员 / civil affairs steward"),
+    ("science-steward", "许科", "science", ["steward"], "科技厅数据管理员 / science data steward"),
 ]
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"

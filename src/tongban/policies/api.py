@@ -119,6 +119,8 @@ class PolicyDetailOut(PolicyOut):
     benefit_cap: Decimal | None
     handling_days: int
     view_count: int
+    rule_awaits_confirmation: bool = Field(
+        False, description="An auto-grant policy's current rule awaits a second official (双人复核): nothing is granted")
 
 
 class PolicyList(Schema):
@@ -169,7 +171,8 @@ def policy_out(policy: Policy, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         out.update({"full_text": policy.full_text, "benefit_formula": policy.benefit_formula,
                     "benefit_cap": policy.benefit_cap, "handling_days": policy.handling_days,
-                    "view_count": policy.view_count})
+                    "view_count": policy.view_count,
+                    "rule_awaits_confirmation": rules.needs_confirmation(policy, rule)})
     return out
 
 
@@ -253,6 +256,24 @@ def set_rule(request, policy_id: int, payload: RuleIn):
     with transaction.atomic():
         rule = rules.set_rule(request.auth, policy_id, payload.logic, payload.description)
         return Status(201, {"version": rule.version, "logic": rule.logic, "description": rule.description})
+
+
+class ConfirmIn(Schema):
+    version: int = Field(..., ge=1, description="The current rule version being confirmed")
+
+
+class ConfirmOut(Schema):
+    version: int
+    confirmed_by: str
+    confirmed_at: datetime.datetime
+
+
+@router.post("/{policy_id}/rule/confirm", response=ConfirmOut,
+             summary="Confirm the current rule of a published auto-grant policy (双人复核; not its author)")
+def confirm_rule(request, policy_id: int, payload: ConfirmIn):
+    with transaction.atomic():
+        rule = rules.confirm_rule(request.auth, policy_id, payload.version)
+        return {"version": rule.version, "confirmed_by": rule.confirmed_by, "confirmed_at": rule.confirmed_at}
 
 
 @router.post("/{policy_id}/rule/test", summary="Try a rule on a sample profile (nothing stored)")

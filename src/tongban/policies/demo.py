@@ -186,7 +186,12 @@ def load(context: DemoContext) -> None:
         policy = services.create_policy(admin, data, department_code=dept)
         Policy.objects.filter(pk=policy.pk).update(code=code)
         rules.set_rule(admin, policy.pk, rule, description)
-        services.publish(admin, policy.pk)
+        # Four-eyes: a policy that pays without application is published by a second official,
+        # the department's own steward, not by the bureau administrator who drafted it.
+        publisher = _official(f"{dept}-steward") if mode == "auto_grant" else admin
+        if publisher is None:
+            continue
+        services.publish(publisher, policy.pk)
         created.append(policy.pk)
     pending = [p.pk for p in Policy.objects.filter(status=Policy.Status.PUBLISHED)
                if not MatchRun.objects.filter(policy=p).exists()]

@@ -70,6 +70,9 @@ class Policy(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     view_count = models.PositiveIntegerField(_("views"), default=0)
     created_by = models.CharField(_("created by"), max_length=150)
+    # The last official who changed the draft: with created_by and the rule's author, one who may
+    # not publish a policy that pays without application (four-eyes, services.policies).
+    updated_by = models.CharField(_("last changed by"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
@@ -94,6 +97,10 @@ class EligibilityRule(models.Model):
     is_current = models.BooleanField(_("current"), default=True)
     created_by = models.CharField(_("created by"), max_length=150)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # A second official's confirmation (双人复核): publishing confirms the version it publishes; a
+    # new version of a published auto-grant policy pays nothing until another official confirms it.
+    confirmed_by = models.CharField(_("confirmed by"), max_length=150, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("eligibility rule")

@@ -146,7 +146,10 @@ def manage_policy(request, actor, policy_id: int):
     history = list(EligibilityRule.objects.filter(policy=policy).order_by("-version"))
     current = next((r for r in history if r.is_current), None)
     labels = vocabulary.labels_for(policy.target, language())
+    awaits = rules.needs_confirmation(policy, current)
     return render(request, "policies/workbench_policy.html", {
+        "awaits_confirmation": awaits,
+        "may_confirm": awaits and editor and current.created_by != (actor.username or actor.kind),
         "policy": policy, "title": title_of(policy), "editor": editor, "history": history, "current": current,
         "current_text": jsonlogic.render(current.logic, labels) if current else "",
         "current_json": json.dumps(current.logic, ensure_ascii=False, indent=2) if current else "",
@@ -174,6 +177,18 @@ def _act(request, action, success: str):
 def publish_policy(request, actor, policy_id: int):
     _act(request, lambda: services.publish(actor, policy_id),
          _("Published. It is now in the public policy library."))
+    return redirect("policies:manage", policy_id=policy_id)
+
+
+@official_page
+@require_POST
+def confirm_rule(request, actor, policy_id: int):
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = 0
+    _act(request, lambda: rules.confirm_rule(actor, policy_id, version),
+         _("Confirmed. The next matching run grants under this version."))
     return redirect("policies:manage", policy_id=policy_id)
 
 
@@ -368,6 +383,7 @@ urlpatterns = [
     path("workbench/policies/<int:policy_id>/match/", match_policy, name="match"),
     path("workbench/policies/<int:policy_id>/rule/", rule_editor, name="rule"),
     path("workbench/policies/<int:policy_id>/rule/test/", rule_test, name="rule-test"),
+    path("workbench/policies/<int:policy_id>/rule/confirm/", confirm_rule, name="rule-confirm"),
     path("workbench/policies/<int:policy_id>/supervision/", policy_supervision_page, name="supervision-policy"),
     path("workbench/policies/<int:policy_id>/supervision/urge/", urge_page, name="urge"),
 ]

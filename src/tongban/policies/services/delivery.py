@@ -9,7 +9,8 @@ policy: a later run does not notify again) with the reasons, an inbox notice and
   profile, starts the policy's service-item application prefilled from the shared data and the
   wallet (``onestop.start_application``) and marks the delivery applied;
 * auto_grant (免申即享) — a ``BenefitGrant`` with the amount and its own ledger entry; the notice
-  says what was granted. Nobody has to apply.
+  says what was granted. Nobody has to apply. Only under a rule version a second official
+  confirmed (publishing confirms; ``rules.confirm_rule`` confirms a later version).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tongban.policies import engine, profiles
 from tongban.policies.models import BenefitGrant, Delivery, EligibilityRule, MatchRun, Policy, PolicyRating
 from tongban.policies.services import snapshots
 from tongban.policies.services.policies import accepts_applications, current_rule, get_policy, is_in_force
-from tongban.policies.services.rules import explain, value_labels
+from tongban.policies.services.rules import explain, needs_confirmation, value_labels
 
 logger = logging.getLogger("tongban.policies")
 DELIVERED = "policies.delivered"
@@ -124,9 +125,12 @@ def deliver_run(run: MatchRun, rule: EligibilityRule, *, created_by: str) -> tup
     for start in range(0, len(matched), CHUNK):
         with transaction.atomic():
             current = Policy.objects.select_for_update().select_related("department").filter(pk=policy.pk).first()
-            if current is None or not is_in_force(current) or not EligibilityRule.objects.filter(
-                    policy=current, is_current=True, version=rule.version).exists():
+            still = EligibilityRule.objects.filter(policy=current, is_current=True, version=rule.version).first()
+            if current is None or not is_in_force(current) or still is None:
                 logger.info("policy %s changed during run %s: delivery stopped", policy.code, run.pk)
+                break
+            if needs_confirmation(current, still):  # four-eyes: nothing is paid under an unconfirmed rule
+                logger.info("policy %s rule v%s awaits confirmation: not delivered", policy.code, rule.version)
                 break
             made, paid = _deliver_chunk(current, run, rule, matched[start:start + CHUNK], accounts, path,
                                         created_by=created_by)

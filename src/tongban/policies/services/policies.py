@@ -211,8 +211,9 @@ def create_policy(actor: Actor, data: dict[str, Any], *, department_code: str | 
     values = clean(data, department=department)
     # The department row is locked while its next code is chosen, so two drafts never collide.
     Department.objects.select_for_update().filter(pk=department.pk).first()
-    return Policy.objects.create(code=_next_code(department), department=department,
-                                 created_by=actor.username or actor.kind, **values)
+    author = actor.username or actor.kind
+    return Policy.objects.create(code=_next_code(department), department=department, created_by=author,
+                                 updated_by=author, **values)
 
 
 def update_policy(actor: Actor, policy_id: int, data: dict[str, Any]) -> Policy:
@@ -226,6 +227,7 @@ def update_policy(actor: Actor, policy_id: int, data: dict[str, Any]) -> Policy:
     for name, value in clean(merged, department=policy.department).items():
         setattr(policy, name, value)
     _check_rule_fits(policy)
+    policy.updated_by = actor.username or actor.kind
     policy.save()
     return policy
 
@@ -253,14 +255,32 @@ def publish(actor: Actor, policy_id: int) -> Policy:
                        code="rule_required")
     clean({name: getattr(policy, name) for name in FIELDS}, department=policy.department)
     _check_rule_fits(policy)
+    publisher = actor.username or actor.kind
+    if policy.mode == Policy.Mode.AUTO_GRANT:
+        require_second_official(publisher, {policy.created_by, policy.updated_by, rule.created_by},
+                                "免申即享政策直接兑现资金，须由起草、修改和设置享受条件以外的另一名工作人员发布",
+                                "A policy that pays without application must be published by an official other "
+                                "than those who drafted it, changed it or set its rule")
     policy.status = Policy.Status.PUBLISHED
     policy.published_at = timezone.now()
     policy.save(update_fields=["status", "published_at"])
-    ledger.record(actor=actor.username or actor.kind, action=PUBLISHED, subject=f"policy:{policy.code}",
+    # Publishing confirms the rule version it publishes.
+    rule.confirmed_by, rule.confirmed_at = publisher, policy.published_at
+    rule.save(update_fields=["confirmed_by", "confirmed_at"])
+    ledger.record(actor=publisher, action=PUBLISHED, subject=f"policy:{policy.code}",
                   department=policy.department.code,
                   payload={"title": policy.title, "document_number": policy.document_number, "mode": policy.mode,
-                           "target": policy.target, "rule_version": rule.version, "rule": rule.logic})
+                           "target": policy.target, "rule_version": rule.version, "rule": rule.logic,
+                           "drafted_by": policy.created_by, "rule_by": rule.created_by})
     return policy
+
+
+def require_second_official(actor_name: str, authors: set[str], zh: str, en: str) -> None:
+    """Four-eyes (双人复核): money paid without application needs a second official, one who
+    did not write what they release. 409 ``second_official_required`` otherwise."""
+    if actor_name in authors:
+        raise Conflict(f"{zh}（双人复核）", f"{en} (four-eyes)", code="second_official_required",
+                       details={"authors": sorted(a for a in authors if a)})
 
 
 def withdraw(actor: Actor, policy_id: int, reason: str) -> Policy:

@@ -2,7 +2,8 @@
 
 ``set_rule`` refuses a rule with any problem — unknown variable, a literal of the wrong type,
 or a construct the set-wise compiler cannot run exactly as the row-by-row evaluator does — and
-lists every problem (422 ``invalid_rule``). Each version is a ledger entry. ``test_rule`` runs a
+lists every problem (422 ``invalid_rule``). Each version is a ledger entry. A new version of a
+published auto-grant policy grants nothing until a second official confirms it (``confirm_rule``). ``test_rule`` runs a
 rule on a sample profile in the editor (nothing stored), with the reason for every condition,
 and, when a profile snapshot exists, how many subjects it would match.
 """
@@ -13,19 +14,21 @@ import json
 from typing import Any
 
 from django.db.models import Max
+from django.utils import timezone
 
 from tongban.core import jsonlogic
-from tongban.core.errors import InvalidInput
+from tongban.core.errors import Conflict, InvalidInput
 from tongban.credentials.models import CertificateType
 from tongban.identity.access import Actor
 from tongban.ledger import services as ledger
 from tongban.policies import compiler, engine
 from tongban.policies import variables as vocabulary
 from tongban.policies.models import EligibilityRule, Policy
-from tongban.policies.services.policies import editable, may_oversee
+from tongban.policies.services.policies import editable, may_oversee, require_second_official
 from tongban.policies.services.snapshots import latest_snapshot, snapshot_path
 
 RULE_SET = "policies.rule_set"
+RULE_CONFIRMED = "policies.rule_confirmed"
 MAX_RULE_BYTES = 20_000
 SMALL_COUNT = 10
 
@@ -67,7 +70,37 @@ def set_rule(actor: Actor, policy_id: int, logic: Any, description: str = "") ->
                                           created_by=actor.username or actor.kind)
     ledger.record(actor=actor.username or actor.kind, action=RULE_SET, subject=f"policy:{policy.code}",
                   department=policy.department.code,
-                  payload={"version": version, "logic": logic, "variables": jsonlogic.variables_of(logic)})
+                  payload={"version": version, "logic": logic, "variables": jsonlogic.variables_of(logic),
+                           "needs_confirmation": needs_confirmation(policy, rule)})
+    return rule
+
+
+def needs_confirmation(policy: Policy, rule: EligibilityRule | None) -> bool:
+    """A published auto-grant policy whose current rule no second official has confirmed: it
+    matches and shows as before, but grants nothing until the version is confirmed."""
+    return (policy.mode == Policy.Mode.AUTO_GRANT and policy.status == Policy.Status.PUBLISHED
+            and rule is not None and not rule.confirmed_by)
+
+
+def confirm_rule(actor: Actor, policy_id: int, version: int) -> EligibilityRule:
+    """A second official confirms the current rule version of a published auto-grant policy
+    (双人复核): the next matching run grants under it. 409 when the version is not the current
+    one, is confirmed already, or the actor wrote it."""
+    policy = editable(actor, policy_id, lock=True)
+    rule = EligibilityRule.objects.filter(policy=policy, is_current=True).first()
+    if rule is None or rule.version != version:
+        raise Conflict("只能复核当前版本的享受条件", "Only the current rule version can be confirmed",
+                       code="not_current_version", details={"current": rule.version if rule else None})
+    if not needs_confirmation(policy, rule):
+        raise Conflict("这个版本无需复核或已经复核", "This version needs no confirmation or has been confirmed",
+                       code="illegal_transition", details={"confirmed_by": rule.confirmed_by or None})
+    confirmer = actor.username or actor.kind
+    require_second_official(confirmer, {rule.created_by}, "享受条件须由设置者以外的另一名工作人员复核",
+                            "A rule must be confirmed by an official other than the one who set it")
+    rule.confirmed_by, rule.confirmed_at = confirmer, timezone.now()
+    rule.save(update_fields=["confirmed_by", "confirmed_at"])
+    ledger.record(actor=confirmer, action=RULE_CONFIRMED, subject=f"policy:{policy.code}",
+                  department=policy.department.code, payload={"version": version, "set_by": rule.created_by})
     return rule
 
 
