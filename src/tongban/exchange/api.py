@@ -8,9 +8,9 @@ from ninja import Router
 from tongban.exchange import api_consume, api_me, api_open, api_records, api_requests
 
 router = Router(tags=["exchange"])
+router.add_router("", api_consume.router)  # first: the hot path (see site.api)
 router.add_router("", api_records.router)
 router.add_router("", api_requests.router)
-router.add_router("", api_consume.router)
 
 me_router = api_me.router
 open_router = api_open.router

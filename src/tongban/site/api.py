@@ -34,12 +34,14 @@ api = NinjaAPI(
     auth=api_auth,
 )
 install_error_handlers(api)
+# The exchange first: Django tries URL patterns in order, and its consuming routes are the hot
+# path (a query resolved behind ~50 other patterns spent ~40 µs of its ~900 µs on resolving).
+api.add_router("/exchange", exchange_api.router)
 api.add_router("/ledger", ledger_api.router)
 api.add_router("/auth", identity_api.auth_router)
 api.add_router("/", identity_api.me_router)
 api.add_router("/identity", identity_api.router)
 api.add_router("/catalog", catalog_api.router)
-api.add_router("/exchange", exchange_api.router)
 api.add_router("/", exchange_api.me_router, tags=["me"])
 api.add_router("/open-data", exchange_api.open_router, tags=["open data"])
 api.add_router("/credentials", credentials_api.router)
