@@ -39,6 +39,7 @@ from tongban.onestop.services.window import (  # noqa: F401 - re-exported: calle
     decide_task,
     flag_overdue_applications,
     handles,
+    involved,
     may_see,
     overdue,
     refuse,
@@ -48,6 +49,7 @@ from tongban.onestop.services.window import (  # noqa: F401 - re-exported: calle
 )
 
 EDITABLE = (S.DRAFT, S.SUPPLEMENT_REQUESTED)
+OVERSIGHT_VIEWED = "oversight_viewed"  # ledger action onestop.oversight_viewed
 
 
 def _not_found() -> NotFound:
@@ -201,13 +203,18 @@ def withdraw(actor: Actor, number: str) -> Application:
 
 
 def get_application(actor: Actor, number: str) -> Application:
-    """The applicant; officials of the implementing / co-handling departments; the bureau (not
-    drafts); others 404."""
+    """The applicant; officials of the implementing / co-handling departments; the bureau's
+    oversight (not drafts); others 404. An oversight read — by an official whose department does
+    not handle the application — is a ledger entry naming the applicant by keyed hash: reading a
+    citizen's papers for supervision is a consequential act too."""
     require_authenticated(actor)
     application = (Application.objects.select_related("item", "item__department", "applicant")
                    .filter(number=number).first())
     if application is None or not may_see(actor, application):
         raise _not_found()
+    if actor.kind == "official" and actor.department_id not in involved(application):
+        transitions.record(application, actor_name(actor), OVERSIGHT_VIEWED, department=actor.department_code,
+                           payload={"status": application.status})
     return application
 
 

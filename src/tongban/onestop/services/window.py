@@ -38,6 +38,7 @@ from tongban.onestop.services import completion, transitions
 from tongban.onestop.services.transitions import S, actor_name
 
 HANDLER_ROLES = ("clerk", "approver")
+OVERSIGHT_ROLES = ("bureau_admin", "cdo", "auditor")
 SCOPE = "onestop:applications"
 RUNNING = (S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED)
 OVERDUE = "onestop.applications_overdue"
@@ -62,10 +63,16 @@ def may_see(actor: Actor, application: Application) -> bool:
     if application.status == S.DRAFT:
         return False
     if actor.kind == "official":
-        return actor.is_bureau or actor.department_id in involved(application)
+        return actor.department_id in involved(application) or oversees(actor)
     if actor.kind == "system":
         return actor.scopes is not None and SCOPE in actor.scopes and actor.department_id in involved(application)
     return False
+
+
+def oversees(actor: Actor) -> bool:
+    """The bureau's oversight (administrator, chief data officer, auditor) reads every submitted
+    application; other bureau staff only those their own department handles."""
+    return actor.kind == "official" and actor.is_bureau and actor.has_role(*OVERSIGHT_ROLES)
 
 
 def handles(actor: Actor, department_id: int | None) -> bool:
