@@ -71,3 +71,49 @@ def test_keyed_subject_hash() -> None:
         keyed_subject_hash(b"short", ident)
     with pytest.raises(ValueError):
         keyed_subject_hash(SECRET, "   ")
+
+
+# --- the fast path: the standard library's encoder where it writes RFC 8785's bytes ------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)  # incl. surrogates, controls
+_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
+            | st.floats(allow_nan=False, allow_infinity=False) | _any_text)
+_values = st.recursive(
+    _scalars,
+    lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
+                      | st.dictionaries(_any_text, children, max_size=4)),
+    max_leaves=25,
+)
+
+
+def _reference(obj):
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:  # a lone surrogate in a key: the latter
+        return type(error)
+
+
+def _ours(obj):
+    try:
+        return canonical_json(obj)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as error:
+        return type(error)
+
+
+@given(_values)
+def test_canonical_json_writes_exactly_the_bytes_of_rfc8785(obj) -> None:
+    assert _ours(obj) == _reference(obj)
+
+
+@pytest.mark.parametrize("obj", [
+    {"\U0001f600": 1, "\ufb33": 2},  # UTF-16 order differs from code-point order: the reference decides
+    {"s": "\ud800"}, {"\ud800": 1},  # a lone surrogate: refused as rfc8785 refuses it
+    {"n": 2**53}, {"n": -(2**53) + 1}, {"n": 2**53 - 1},  # the edge of the safe integers
+    {"f": 1.0, "l": (1, 2)}, {1: "non-string key"},
+    {"c": "\x00\x1f\x7f\u2028\b\f\n\r\t\"\\/"},
+])
+def test_the_fast_path_edges(obj) -> None:
+    assert _ours(obj) == _reference(obj)

@@ -227,7 +227,20 @@ def test_sm2_interoperates_with_gmssl() -> None:
         private_key=f"{key.private_numbers().private_value:064x}", public_key=point[1:].hex()
     )
     msg = TEXT.encode()
-    assert other.verify_with_sm3(signer.sign(msg).hex(), msg)
+    assert _gmssl_verifies(other, signer.sign, msg)
     theirs = bytes.fromhex(other.sign_with_sm3(msg, f"{0x1234567890ABCDEF1234567890ABCDEF:064x}"))
     assert signer.verifier().verify(msg, theirs)
     assert not signer.verifier().verify(msg + b"!", theirs)
+
+
+def _gmssl_verifies(other, sign, msg: bytes) -> bool:
+    """gmssl's verification of our signature. gmssl's point addition crashes (TypeError) for about
+    one signature in 400 — its bug, not a verdict: such a signature is replaced by a fresh one. A
+    signature gmssl rejects (False) still fails the test."""
+    for _attempt in range(5):
+        try:
+            return other.verify_with_sm3(sign(msg).hex(), msg)
+        except TypeError:
+            continue
+    raise AssertionError("gmssl crashed on five signatures in a row")
+
