@@ -10,7 +10,6 @@ character is right for a resident ID number (GB 11643) or a unified social credi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 # 18 characters not glued to other letters or digits (hex digests and base64 stay whole).
@@ -36,24 +35,31 @@ def _is_uscc(token: str) -> bool:
     return _USCC_CHARS[(31 - total % 31) % 31] == token[17]
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
+def _long_strings(values: tuple[Any, ...]) -> list[str]:
+    """Every string (keys too) of 18 characters or more in ``values``, however nested. A loop
+    over a stack, not recursive generators: this runs for every ledger entry."""
+    found, stack = [], list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if len(value) >= 18:
+                found.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return found
 
 
 def find_identifier(*values: Any) -> str | None:
-    """The first ID number or USCC found in any string of ``values`` (nested), else None."""
-    for text in (s for value in values for s in _strings(value)):
-        if len(text) < 18:
-            continue
-        for match in _CANDIDATE.finditer(text):
-            if _is_id_number(match.group()) or _is_uscc(match.group()):
-                return match.group()
+    """An ID number or USCC found in any string of ``values`` (nested), else None."""
+    texts = _long_strings(values)
+    if not texts:
+        return None
+    # One search over the strings joined by NUL, which is not a letter or digit: each string's
+    # ends bound a candidate exactly as they would alone.
+    for match in _CANDIDATE.finditer("\x00".join(texts)):
+        if _is_id_number(match.group()) or _is_uscc(match.group()):
+            return match.group()
     return None
