@@ -93,7 +93,7 @@ def test_no_answer_without_its_stored_access(monkeypatch):
     assert Access.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
+@pytest.mark.django_db(transaction=True)  # conftest reloads the migrations' reference data after a flush
 def test_outside_a_transaction_the_write_commits_on_its_own_and_429_rolls_back():
     env = consumer_env(rate=2)
     now = (int(time.time()) // 60 + 1) * 60 + 5.0
@@ -107,7 +107,7 @@ def test_outside_a_transaction_the_write_commits_on_its_own_and_429_rolls_back()
     assert RateWindow.objects.get(grant=env.grant).count == 2  # the refused request was not counted
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
+@pytest.mark.django_db(transaction=True)  # conftest reloads the migrations' reference data after a flush
 def test_outside_a_transaction_a_moved_generation_is_rechecked_and_logged_once():
     env = consumer_env()
     actor = tokens.cached_actor_for_bearer(env.token)
@@ -124,7 +124,7 @@ def test_outside_a_transaction_a_moved_generation_is_rechecked_and_logged_once()
     assert Access.objects.count() == 2  # the refused request left no access
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrations' data elements stay
+@pytest.mark.django_db(transaction=True)  # conftest reloads the migrations' reference data after a flush
 def test_a_broken_connection_falls_back_and_reconnects():
     if connection.vendor != "postgresql":
         pytest.skip("a database server that goes away is PostgreSQL's case; SQLite is a file")
