@@ -34,6 +34,7 @@ from tongban.ledger import services as ledger
 
 Status = Resource.Status
 PAGE_SIZE_MAX = 100
+PAGE_MAX = 10_000
 REVIEWER_ROLES = (Role.BUREAU_ADMIN, Role.CDO)
 
 # Ledger actions of the catalog.
@@ -196,8 +197,10 @@ class SearchPage:
 
 
 def _page_args(page: int, page_size: int) -> tuple[int, int]:
-    if page < 1 or page_size < 1 or page_size > PAGE_SIZE_MAX:
-        raise InvalidInput("分页参数无效（每页 1–100 条）", "Invalid paging (1–100 per page)", code="invalid_paging")
+    # Pages are bounded too: an offset past 2**63 is an error in the database, not an empty page.
+    if not 1 <= page <= PAGE_MAX or page_size < 1 or page_size > PAGE_SIZE_MAX:
+        raise InvalidInput(f"分页参数无效（页码 1–{PAGE_MAX}，每页 1–{PAGE_SIZE_MAX} 条）",
+                           f"Invalid paging (page 1–{PAGE_MAX}, 1–{PAGE_SIZE_MAX} per page)", code="invalid_paging")
     return page, page_size
 
 

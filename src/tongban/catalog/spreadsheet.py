@@ -33,6 +33,7 @@ import csv
 import datetime
 import io
 import re
+import xml.parsers.expat
 import zipfile
 from typing import Any
 
@@ -40,6 +41,7 @@ from tongban.catalog import services
 from tongban.catalog.models import DataType, Item, Resource
 from tongban.catalog.rules import Problem, clean_items, clean_resource, current_elements
 from tongban.core.errors import InvalidInput
+from tongban.core.formula_guard import formula_safe, unguard
 from tongban.identity.access import Actor
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -197,11 +199,7 @@ def _cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).strip()
-    # Undo the export's formula guard: a quote before = + - @.
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        text = text[1:]
-    return text
+    return unguard(str(value).strip())  # undo the export's formula guard
 
 
 def read_rows(filename: str, content: bytes) -> list[list[str]]:
@@ -238,6 +236,29 @@ def _csv_rows(content: bytes) -> list[list[str]]:
         raise _bad_file("CSV 格式有误", "Malformed CSV") from None
 
 
+def _refuse_dtds(archive: zipfile.ZipFile) -> None:
+    """The XML parts of a workbook never declare a DTD. One that does is an entity-expansion bomb:
+    a few kilobytes, well under the unpacked-size limit, that the XML parser expands to gigabytes
+    (a 10 KB file grew to 150 MB and 400 MB of memory). Expat reads each part (in any encoding) and
+    stops at the first DOCTYPE or entity declaration, before openpyxl parses anything."""
+
+    def refuse(*_args):
+        raise _bad_file("XLSX 文件含有不允许的 XML 文档类型声明（DTD）",
+                        "The XLSX file contains an XML document type declaration (DTD), which is not allowed",
+                        "unsafe_xml")
+
+    for info in archive.infolist():  # every part: the workbook's relations may name a sheet "x.bin"
+        parser = xml.parsers.expat.ParserCreate()
+        parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = refuse
+        with archive.open(info) as part:
+            try:
+                while chunk := part.read(1024 * 1024):
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
+            except xml.parsers.expat.ExpatError:
+                continue  # not XML (an image) or not well-formed (openpyxl will say it is unreadable)
+
+
 def _xlsx_rows(content: bytes) -> list[list[str]]:
     import openpyxl
 
@@ -246,6 +267,7 @@ def _xlsx_rows(content: bytes) -> list[list[str]]:
             # A small file may unpack to gigabytes (a zip bomb): check before openpyxl reads it.
             if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNCOMPRESSED:
                 raise _bad_file("文件解压后过大", "File too large when unpacked", "file_too_large")
+            _refuse_dtds(archive)
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except InvalidInput:
         raise
@@ -321,11 +343,8 @@ def _row_error(row: int, problem: Problem) -> dict:
 
 
 def _safe(value: Any) -> str:
-    """Spreadsheet formula injection guard: a cell starting with = + - @ (or a tab/CR) gets a quote."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+    """Spreadsheet formula injection guard (``core.formula_guard``)."""
+    return "" if value is None else formula_safe(str(value))
 
 
 def export_rows(resources: list[Resource]) -> list[list[str]]:

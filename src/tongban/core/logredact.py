@@ -24,7 +24,13 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A handler filter: formats the message once, masks identifiers, and keeps the record."""
+    """A handler filter: formats the message once, masks identifiers, and keeps the record.
+
+    The traceback of a logged exception is masked too (its message may quote the input that
+    failed): it is formatted here, masked, and left in ``record.exc_text``, which the handler's
+    formatter then uses as it is. So is ``stack_info``."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -34,6 +40,12 @@ class RedactingFilter(logging.Filter):
         masked = redact(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
+from tongban.core.errors import DomainError
 from tongban.core.http import error_response, status_error
 
 API_PREFIX = "/api/"
@@ -90,3 +92,25 @@ class ApiErrorEnvelopeMiddleware:
                     wrapped[header] = response[header]
             return wrapped
         return response
+
+
+class RefuseNulMiddleware:
+    """400 for the NUL character (U+0000) in the path or the query string.
+
+    No page or operation has a use for it, and PostgreSQL refuses it in any text parameter: a
+    search for ``%00`` or a code ``a%00b`` in a path was a 500 there (SQLite took it as data).
+    Bodies are checked where they are parsed (JSON: ``core.api``; forms: Django's fields)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            error = DomainError("请求地址中不能含有空字符（U+0000）",
+                                "The address must not contain the NUL character (U+0000)", code="nul_character")
+            if _is_api(request):
+                return error_response(error)
+            return HttpResponseBadRequest(f"{error.message_zh} / {error.message_en}",
+                                          content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

@@ -86,6 +86,8 @@ def _json_rows(request):
         payload = json.loads(body or b"null")
     except ValueError:
         raise InvalidInput("请求体不是有效的 JSON", "The body is not valid JSON", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidInput("JSON 嵌套层级过深", "The JSON is nested too deeply", code="json_too_deep") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
         raise InvalidInput("请求体应为 {\"records\": [...]}", "The body must be {\"records\": [...]}",
                            code="invalid_body")

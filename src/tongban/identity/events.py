@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from tongban.ledger import services as ledger
+from tongban.ledger.canonical import normalise_identifier
 
 logger = logging.getLogger("tongban.security")
 
@@ -35,7 +36,9 @@ def record_auth_event(action: str, *, actor: str, subject: str = "", department:
                       payload: dict[str, Any] | None = None) -> None:
     """Record one security event. Runs inside the caller's transaction."""
     if action in UNTRUSTED_ACTOR_ACTIONS:
-        ledger.record(actor="anonymous", action=action, payload=payload, subject_ids=[actor])
+        # A name that is blank once normalised (an empty login form) has no account to file it under.
+        subject_ids = [actor] if normalise_identifier(actor) else []
+        ledger.record(actor="anonymous", action=action, payload=payload, subject_ids=subject_ids)
         logger.info("%s %s", action, payload or {})
         return
     ledger.record(actor=actor, action=action, subject=subject, department=department, payload=payload)

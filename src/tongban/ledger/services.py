@@ -316,7 +316,9 @@ def inclusion_proof(index: int, size: int, *, with_root: bool = False,
 
 def inclusion(index: int, tree_size_: int | None = None, using: str = DEFAULT_DB_ALIAS) -> Inclusion:
     """Entry ``index``'s inclusion proof against the tree of ``tree_size_`` (default: latest)."""
-    current, signed_root, note = storage.tree_head(tree_size_, using)
+    # A size beyond any database integer (SQLite cannot even bind it) is refused below, unlooked-up.
+    looked_up = tree_size_ if tree_size_ is None or abs(tree_size_) < 2**63 else None
+    current, signed_root, note = storage.tree_head(looked_up, using)
     if not 0 <= index < current:
         raise _no_entry(index)
     size = current if tree_size_ is None else tree_size_

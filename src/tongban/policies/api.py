@@ -180,8 +180,10 @@ def policy_out(policy: Policy, *, detail: bool = False) -> dict[str, Any]:
 def list_policies(request, filters: Query[LibraryFilters]):
     rows = services.library(q=filters.q, theme=filters.theme, department=filters.department, target=filters.target)
     start = (filters.page - 1) * filters.page_size
-    page = list(rows[start:start + filters.page_size])
-    return {"items": [policy_out(p) for p in page], "count": rows.count()}
+    count = rows.count()
+    # A page past the end is empty without asking the database (an offset past 2**63 would be an error).
+    page = list(rows[start:start + filters.page_size]) if start < count else []
+    return {"items": [policy_out(p) for p in page], "count": count}
 
 
 @router.get("/variables", response=list[VariableOut], auth=None,

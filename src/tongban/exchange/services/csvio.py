@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tongban.core.errors import InvalidInput
+from tongban.core.formula_guard import unguard
 
 PEEK_BYTES = 64 * 1024  # enough to tell UTF-8 from GB18030 by the header and first rows
 BUFFER_BYTES = 256 * 1024
@@ -96,7 +97,7 @@ def _map_header(header: list[str], items: list[Any]) -> list[str]:
     keys, unknown, duplicate = [], [], []
     for cell in header:
         label = cell.strip().lstrip("\ufeff").strip()
-        key = names.get(label) or names.get(label.lower())
+        key = names.get(label) or names.get(label.lower()) or names.get(unguard(label))  # the template's guard
         if key is None:
             unknown.append(label)
         elif key in keys:
@@ -107,7 +108,7 @@ def _map_header(header: list[str], items: list[Any]) -> list[str]:
             f"表头中有 {len(unknown)} 列不是本资源的信息项：{'、'.join(unknown[:20])}",
             f"{len(unknown)} header column(s) are not items of this resource: {', '.join(unknown[:20])}",
             code="unknown_column",
-            details={"columns": unknown, "allowed": [item.name for item in items]},
+            details={"columns": unknown[:100], "unknown_count": len(unknown), "allowed": [item.name for item in items]},
         )
     if duplicate:
         raise InvalidInput("表头中有重复的列", "The header names an item twice", code="duplicate_column",
@@ -167,3 +168,5 @@ def iter_ndjson(stream: Any) -> Iterator[Any]:
             yield json.loads(line)
         except ValueError:
             yield BadRow("invalid_json_line", "该行不是有效的 JSON", "The line is not valid JSON")
+        except RecursionError:
+            yield BadRow("json_too_deep", "该行的 JSON 嵌套层级过深", "The line's JSON is nested too deeply")

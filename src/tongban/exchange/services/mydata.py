@@ -203,7 +203,8 @@ def my_accesses(actor: Actor, *, limit: int = 50, offset: int = 0) -> AccessPage
         return AccessPage([], 0, limit, offset)
     rows = _accesses_of(ledger.subject_hash(subject.identifier))
     count = rows.count()
-    page = list(rows.order_by("-at", "-id")[offset:offset + limit])
+    # Past the end: empty without asking the database (an offset past 2**63 would be an error).
+    page = list(rows.order_by("-at", "-id")[offset:offset + limit]) if offset < count else []
     if not page:
         return AccessPage([], count, limit, offset)
     resources = _resources(a.resource_code for a in page)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +25,12 @@ from typing import Any
 from tongban.catalog import services as catalog
 from tongban.catalog.models import DataType, Item, Resource
 from tongban.core.errors import InvalidInput, NotFound
+from tongban.core.formula_guard import formula_safe
 from tongban.exchange.models import Record, ResourceState
 
 CHUNK = 2000
 PAGE_SIZE_MAX = 1000
 BOM = "\ufeff"
-_FORMULA_START = frozenset("=+-@")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -106,10 +104,12 @@ def records_page(code: str, *, page: int = 1, page_size: int = 100) -> dict:
     keys = [c.key for c in columns]
     rows = Record.objects.filter(resource_code=resource.code)
     start = (page - 1) * page_size
-    data = rows.order_by("subject").values_list("data", flat=True)[start:start + page_size]
+    count = rows.count()
+    # A page past the end is empty without asking the database (an offset past 2**63 would be an error).
+    data = rows.order_by("subject").values_list("data", flat=True)[start:start + page_size] if start < count else []
     return {
         "resource": _resource_head(resource), "columns": [c.__dict__ for c in columns],
-        "items": [_project(d, keys) for d in data], "count": rows.count(), "page": page, "page_size": page_size,
+        "items": [_project(d, keys) for d in data], "count": count, "page": page, "page_size": page_size,
     }
 
 
@@ -147,12 +147,7 @@ def csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    if not text:
-        return text
-    if text[0] in "\t\r" or (text.lstrip()[:1] in _FORMULA_START and not _NUMBER.fullmatch(text)):
-        return "'" + text
-    return text
+    return formula_safe(str(value))
 
 
 class _Line:
@@ -166,7 +161,7 @@ def stream_csv(resource: Resource) -> Iterator[str]:
     columns = columns_of(resource)
     keys = [c.key for c in columns]
     writer = csv.writer(_Line())
-    yield BOM + writer.writerow([c.name for c in columns])
+    yield BOM + writer.writerow([formula_safe(c.name) for c in columns])  # item names are the steward's text
     for batch in iter_records(resource.code, keys):
         yield "".join(writer.writerow([csv_cell(row[key]) for key in keys]) for row in batch)
 

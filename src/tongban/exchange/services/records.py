@@ -21,6 +21,7 @@ import importlib
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from tongban.catalog import services as catalog
 from tongban.catalog.models import Item, Resource
 from tongban.catalog.validation import validator_for
 from tongban.core.errors import InvalidInput, PermissionDenied
+from tongban.core.formula_guard import formula_safe
 from tongban.exchange.models import Batch, Record, RecordVersion, ResourceState
 from tongban.exchange.services.csvio import BadRow, iter_csv
 from tongban.identity.access import Actor, Role, require_authenticated, require_same_department, require_scope
@@ -46,6 +48,9 @@ CHUNK_ROWS = 1000  # rows validated, compared and written together
 MAX_ERRORS = 1000  # bad-row entries listed in the error details (the count stays exact)
 HISTORY_LIMIT = 200
 _MISSING = object()
+# Text no database can store (as tongban.core.api refuses in every other JSON body): NUL, which
+# PostgreSQL refuses in jsonb, and unpaired surrogates, which cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 # --- who may load -----------------------------------------------------------------------------------
@@ -128,12 +133,17 @@ class RowChecker:
         problems = self.problems
         for key in row:
             if key not in self.keys:
-                problems.add(number, str(key)[:100], "unknown_item", "不是本资源的信息项", "Not an item of this resource")
+                problems.add(number, _UNSTORABLE.sub("\ufffd", str(key)[:100]), "unknown_item", "不是本资源的信息项",
+                             "Not an item of this resource")
         data: dict[str, Any] = {}
         for key, validate in self.validators:
             value = row.get(key)
             if isinstance(value, dict | list):
                 problems.add(number, key, "not_a_value", "应为单个值", "Must be a single value")
+                continue
+            if isinstance(value, str) and _UNSTORABLE.search(value):
+                problems.add(number, key, "unstorable_character", "含有无法保存的字符（空字符 U+0000 或不成对的代理项）",
+                             "Contains a character that cannot be stored (NUL U+0000 or an unpaired surrogate)")
                 continue
             if key == self.subject_key and (value is None or (isinstance(value, str) and not value.strip())):
                 problems.add(number, key, "subject_required", "缺少主体标识", "The subject key is required")
@@ -396,5 +406,5 @@ def csv_template(code: str) -> str:
     out.write("\ufeff")
     names = [item.name for item in items]
     csv.writer(out, lineterminator="\r\n").writerow(
-        [item.name if names.count(item.name) == 1 else item.key for item in items])
+        [formula_safe(item.name) if names.count(item.name) == 1 else item.key for item in items])
     return out.getvalue()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from tongban.core.formula_guard import formula_safe
+
 RANKING_SHEET = "排名 Ranking"
 WEIGHTS_SHEET = "权重 Weights"
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -17,8 +19,7 @@ def safe(value: Any) -> Any:
     """Numbers and empty cells as they are; text with a quote before = + - @ \\t \\r."""
     if value is None or isinstance(value, int | float):
         return value
-    text = str(value)
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
+    return formula_safe(str(value))
 
 
 def _header(label_zh: str, label_en: str) -> str:

@@ -234,7 +234,9 @@ def apply(actor: Actor, policy_id: int, *, language: str = "zh") -> Application:
 def rate(actor: Actor, policy_id: int, score: int, comment: str = "") -> PolicyRating:
     """A beneficiary rates how the policy reached them (once per delivery)."""
     require_kind(actor, "citizen", "enterprise")
-    item = Delivery.objects.select_for_update().filter(policy_id=policy_id, user_id=actor.user_id).first()
+    # policy__pk, not policy_id: Django answers "no row" for an id no integer column can hold only
+    # through the target's own lookup (a raw foreign key with 2**63 was a 500 on SQLite).
+    item = Delivery.objects.select_for_update().filter(policy__pk=policy_id, user_id=actor.user_id).first()
     if item is None:
         raise NotFound("您没有收到这项政策", "This policy was not delivered to you")
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
