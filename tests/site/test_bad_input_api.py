@@ -157,7 +157,8 @@ def test_json_operation_refuses_other_content_types_415(client, world, target, c
     before = state()
     response = post_json(client, path, json.dumps(body), headers, content_type=content_type)
     error = envelope(response, 415, "unsupported_media_type")
-    assert error["messages"] == {"zh-hans": "不支持的内容类型", "en": "Unsupported content type"}
+    assert error["messages"] == {"zh-hans": "请以 JSON 发送请求体，并设置 Content-Type: application/json",
+                                 "en": "Send the body as JSON with Content-Type: application/json"}
     assert error["details"] == {"accepted": ["application/json"]}
     assert changed(before, state()) == {}
     ok = post_json(client, path, json.dumps(body), headers, content_type="application/json; charset=utf-8")

@@ -121,7 +121,11 @@ class JsonParser(Parser):
     def parse_body(self, request):
         content_type = (request.content_type or "").lower()  # None: a part of a multipart body
         if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-            raise status_error(415, {"accepted": ["application/json"]})
+            error = DomainError("请以 JSON 发送请求体，并设置 Content-Type: application/json",
+                                "Send the body as JSON with Content-Type: application/json",
+                                code="unsupported_media_type", details={"accepted": ["application/json"]})
+            error.status = 415
+            raise error
         value = json_body(request.body)
         refuse_unstorable_text(value, request.body)
         return value
