@@ -102,8 +102,8 @@ def refuse_unstorable_text(value: Any, body: bytes) -> None:
     """Refuse (422) a JSON body with NUL or an unpaired surrogate in any string (or key). No
     operation has a use for them; PostgreSQL cannot store NUL, nothing can encode a lone
     surrogate, and SQLite would keep a NUL that then compares unlike what the caller sees. One
-    check here, for every operation (and the records batch, which parses its own body), rather
-    than a validator on each text field."""
+    check here, for every JSON operation, rather than a validator on each text field. (The records
+    batch parses its own body: its row check refuses the same text, see exchange.services.records.)"""
     if not _UNSTORABLE_IN_BODY.search(body):
         return
     found = _unstorable(value)
