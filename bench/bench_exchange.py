@@ -71,28 +71,30 @@ PG_ADMIN = os.environ.get("TONGBAN_BENCH_PG", "postgres://postgres@127.0.0.1:543
 
 
 def run(databases: tuple[str, ...] = ("sqlite", "postgresql")) -> list[dict]:
+    # The shipped settings keep each worker's SQLite connection (CONN_MAX_AGE None): opening one
+    # per request with its PRAGMAs cost about a millisecond of CPU.
+    return run_per_database(_measure, databases, prefix="tongban-bench-exchange-")
+
+
+def run_per_database(measure, databases: tuple[str, ...], *, prefix: str) -> list[dict]:
+    """``measure(label, extra_env)`` on SQLite in a temporary data dir and on PostgreSQL (the
+    database ``DATABASE_URL`` names, else a throwaway one), plus the load average at the start.
+    Shared by the benches that run the real server."""
+    def in_tmp(label: str, extra: dict[str, str]) -> list[dict]:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            return measure(label, {"TONGBAN_DATA_DIR": tmp, **extra})
+
     rows: list[dict] = []
     load = os.getloadavg()[0]
     for database in databases:
         if database == "sqlite":
-            # The shipped settings keep each worker's SQLite connection (CONN_MAX_AGE None):
-            # opening one per request with its PRAGMAs cost about a millisecond of CPU.
-            with tempfile.TemporaryDirectory(prefix="tongban-bench-exchange-") as tmp:
-                rows += _measure("SQLite", {"TONGBAN_DATA_DIR": tmp})
+            rows += in_tmp("SQLite", {})
+        elif os.environ.get("DATABASE_URL"):
+            rows += in_tmp("PostgreSQL", {"DATABASE_URL": os.environ["DATABASE_URL"]})
         else:
-            url = os.environ.get("DATABASE_URL")
-            if url:
-                with tempfile.TemporaryDirectory(prefix="tongban-bench-exchange-") as tmp:
-                    rows += _measure("PostgreSQL", {"TONGBAN_DATA_DIR": tmp, "DATABASE_URL": url})
-            else:
-                rows += _with_postgres(lambda url: _measure_in_tmp("PostgreSQL", url)) or []
+            rows += _with_postgres(lambda url: in_tmp("PostgreSQL", {"DATABASE_URL": url})) or []
     rows.append({"name": "machine load average when the run started", "value": load, "unit": "load"})
     return rows
-
-
-def _measure_in_tmp(label: str, url: str) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="tongban-bench-exchange-") as tmp:
-        return _measure(label, {"TONGBAN_DATA_DIR": tmp, "DATABASE_URL": url})
 
 
 def _with_postgres(measure):

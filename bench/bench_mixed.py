@@ -45,7 +45,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -77,26 +76,7 @@ SEARCHES = ("婚姻", "企业", "社会保险", "人口", "许可", "医疗", "�
 
 
 def run(databases: tuple[str, ...] = ("sqlite", "postgresql")) -> list[dict]:
-    rows: list[dict] = []
-    load = os.getloadavg()[0]
-    for database in databases:
-        if database == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="tongban-bench-mixed-") as tmp:
-                rows += _measure("SQLite", {"TONGBAN_DATA_DIR": tmp})
-        else:
-            url = os.environ.get("DATABASE_URL")
-            if url:
-                with tempfile.TemporaryDirectory(prefix="tongban-bench-mixed-") as tmp:
-                    rows += _measure("PostgreSQL", {"TONGBAN_DATA_DIR": tmp, "DATABASE_URL": url})
-            else:
-                rows += bx._with_postgres(lambda url: _measure_in_tmp("PostgreSQL", url)) or []
-    rows.append({"name": "machine load average when the run started", "value": load, "unit": "load"})
-    return rows
-
-
-def _measure_in_tmp(label: str, url: str) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="tongban-bench-mixed-") as tmp:
-        return _measure(label, {"TONGBAN_DATA_DIR": tmp, "DATABASE_URL": url})
+    return bx.run_per_database(_measure, databases, prefix="tongban-bench-mixed-")
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
