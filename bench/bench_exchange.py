@@ -6,12 +6,12 @@ when one is reachable at ``TONGBAN_BENCH_PG``, or ``DATABASE_URL`` names one) th
 
 1. migrates and creates a provider with a published person resource, 10,000 records, a consumer
    department with a grant (query, high rate limit) and a department-system token;
-2. starts the real server, ``tongban serve`` (gunicorn, its default 2 sync workers), with
+2. starts the real server, ``tongban serve`` (uWSGI, its default 2 sync worker processes), with
    ``TONGBAN_BENCH_BARE=1`` so that the bench-only bare route exists, and the ledger's
    sequencer with the exchange's sealing registered (what ``tongban ledger integrate --follow``
    runs once the app registers it), so accesses are sealed into the ledger during the run;
 3. drives 16 concurrent clients (2 processes × 8 connections; raw sockets, a new connection per
-   request since gunicorn's sync workers close each one) for ``TONGBAN_BENCH_SECONDS`` (15),
+   request since the sync workers close each one) for ``TONGBAN_BENCH_SECONDS`` (15),
    ``TONGBAN_BENCH_ROUNDS`` (2) alternating rounds each, the best round reported (the machine is
    shared: a busy moment elsewhere should not decide the figure), against
    (a) ``GET /api/v1/exchange/bench/bare/{code}/{subject}`` — the same row by one SQL statement,

@@ -22,7 +22,7 @@ bench:
    not inflate the latency for nothing);
 5. drives that concurrency for ``TONGBAN_BENCH_MIXED_SECONDS`` (closed loop: each client issues
    its next action when the last has been answered; a new connection per request, since
-   gunicorn's sync workers close each one). The action mix, by weight: query 30, verify 15,
+   the sync workers close each one). The action mix, by weight: query 30, verify 15,
    application (3 requests: ``POST /applications`` → ``PATCH`` the form → ``submit``) 10, catalog
    search 15, page view 30 (``/services/``, ``/policies/``, ``/catalog/`` in turn);
 6. stops the load, lets the sequencer drain, runs ``tongban ledger verify`` and checks that

@@ -1,6 +1,6 @@
 """Crash safety: real processes killed with SIGKILL mid-work lose nothing and leave nothing half done.
 
-1. ``tongban serve`` (gunicorn) is killed — its whole process group — while it loads a 100,000-row
+1. ``tongban serve`` (uWSGI) is killed — its whole process group — while it loads a 100,000-row
    NDJSON batch, inside the load's transaction (seen from outside: on SQLite the database write
    lock held for a while, on PostgreSQL the load's lock on ``exchange_record``) and before it has
    answered. After a restart the batch is entirely absent or entirely present, the next batch
@@ -213,7 +213,7 @@ def _free_port() -> int:
 
 
 class Server:
-    """``tongban serve`` in a process group of its own (gunicorn master and workers)."""
+    """``tongban serve`` in a process group of its own (serve, the uWSGI master and workers)."""
 
     def __init__(self, node: Node, token: str) -> None:
         self.port = _free_port()

@@ -5,8 +5,8 @@ them would otherwise write ID numbers, credit codes and phone numbers to every l
 filter rewrites any 18-character token of the ID-number / USCC alphabet (kept: first 6, last 4)
 and any mainland mobile number (kept: first 3, last 4) before a record is written. It errs on
 the side of masking: an unrelated 18-character token is masked too, which costs nothing in a log.
-It is attached to Django's console handler (settings.LOGGING) and to gunicorn's access and
-error logs (``RedactingGunicornLogger``, used by ``tongban serve``).
+It is attached to Django's console handler (settings.LOGGING); ``tongban serve`` passes every
+line the web server writes through ``redact`` (``core.serving``).
 """
 
 from __future__ import annotations
@@ -47,16 +47,3 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
-
-
-try:  # gunicorn is a dependency of `tongban serve`; the filter itself needs nothing from it
-    from gunicorn.glogging import Logger as _GunicornLogger
-
-    class RedactingGunicornLogger(_GunicornLogger):
-        def setup(self, cfg) -> None:
-            super().setup(cfg)
-            for log in (self.access_log, self.error_log):
-                for handler in log.handlers:
-                    handler.addFilter(RedactingFilter())
-except ImportError:  # pragma: no cover
-    RedactingGunicornLogger = None  # type: ignore[assignment,misc]

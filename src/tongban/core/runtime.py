@@ -1,6 +1,6 @@
 """Preparing a long-lived web worker before its first request.
 
-A gunicorn worker holds ~160,000 Python objects once Django, every app's URLconf and API and the
+A web worker holds ~160,000 Python objects once Django, every app's URLconf and API and the
 translation catalogs are loaded. CPython's cyclic garbage collector walks all of them on each
 full (oldest-generation) collection: 80–170 ms on this 2-core machine, during which the worker
 answers nothing, and it comes round every few thousand requests — a stall that shows in the tail

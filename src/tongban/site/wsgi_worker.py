@@ -1,0 +1,13 @@
+"""The WSGI application as ``tongban serve`` loads it (see ``core.serving``): imported once in the
+server's master process, settled (``core.runtime``), and then forked into the workers."""
+
+from django.db import connections
+
+from tongban.core.runtime import settle_worker
+from tongban.site.wsgi import application
+
+settle_worker()
+# Nothing opened here may be shared by the forked workers: each opens its own connection.
+connections.close_all()
+
+__all__ = ["application"]
