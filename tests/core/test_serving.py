@@ -153,7 +153,7 @@ def test_a_killed_serve_leaves_no_server_behind(data_env):
     serve = Serve(*data_env)
     try:
         serve.stop(signal.SIGKILL, group=False)  # only `serve` itself: its uWSGI must follow
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 10
         while serve.processes() or _port_open(serve.port):
             assert time.monotonic() < deadline, f"left behind: {serve.processes()}"
             time.sleep(0.2)

@@ -51,7 +51,6 @@ def uwsgi_options(*, bind: str, workers: int, timeout: int) -> list[str]:
     return [
         "--strict",  # an option uWSGI does not know is an error, not silently ignored
         "--master",  # respawns a worker that dies; shuts the others down cleanly
-        "--no-orphans",  # workers stop if the master is gone
         "--http-socket", bind,
         "--processes", str(workers),
         "--module", WSGI_MODULE,
@@ -71,12 +70,12 @@ def uwsgi_options(*, bind: str, workers: int, timeout: int) -> list[str]:
     ]
 
 
-def _die_with_parent() -> None:
-    """In the uWSGI master before it starts: SIGTERM when ``serve`` dies, however it dies (a
-    killed ``serve`` must not leave a server behind holding the port; uWSGI's ``no-orphans``
-    then stops the workers)."""
+def die_with_parent() -> None:
+    """Be killed the moment the parent process dies, however it dies. Set in the uWSGI master
+    (its parent is ``serve``) and in each worker after the fork (its parent is the master): a
+    killed ``serve`` must not leave a server behind holding the port or finishing requests."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 PR_SET_PDEATHSIG = 1
@@ -89,7 +88,7 @@ def run(*, bind: str, workers: int, timeout: int, out: IO[str] | None = None) ->
                *uwsgi_options(bind=bind, workers=workers, timeout=timeout)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: S603 - our own argv
                              text=True, encoding="utf-8", errors="replace", bufsize=1,
-                             preexec_fn=_die_with_parent)
+                             preexec_fn=die_with_parent)
 
     def forward(signum, _frame) -> None:
         if child.poll() is None:
