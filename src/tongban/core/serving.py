@@ -56,7 +56,7 @@ def uwsgi_options(*, bind: str, workers: int, timeout: int) -> list[str]:
         "--module", WSGI_MODULE,
         "--need-app",  # exit if the application cannot be imported, rather than serve 500s
         "--single-interpreter",
-        "--enable-threads",  # the application may start threads (e.g. the jobs' progress reports)
+        "--enable-threads",  # Python threads run at all (uWSGI leaves them off otherwise)
         "--thunder-lock",  # one worker at a time waits in accept(): no thundering herd
         # SIGTERM stops, letting requests in flight finish (uWSGI 2.0 would reload on it otherwise).
         "--die-on-term",
