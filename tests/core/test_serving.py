@@ -159,3 +159,20 @@ def test_a_killed_serve_leaves_no_server_behind(data_env):
             time.sleep(0.2)
     finally:
         serve.kill_all()
+
+
+def test_expect_continue_is_answered_before_the_body(server):
+    """curl asks first for any body over 1 MB: without the interim answer it waits a second."""
+    body = b'{"username": "nobody", "password": "wrong"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        sock.settimeout(0.5)  # well under the second a client waits before sending anyway
+        interim = sock.recv(64)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim
+        sock.settimeout(10)
+        sock.sendall(body)
+        answer = interim[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] in (b"400", b"401", b"422"), answer[:200]  # the real answer follows

@@ -70,6 +70,21 @@ def uwsgi_options(*, bind: str, workers: int, timeout: int) -> list[str]:
     ]
 
 
+def answering_expect_continue(application, send):
+    """The WSGI application, answering ``Expect: 100-continue`` before the body is read.
+
+    uWSGI's http-socket does not (gunicorn did): clients that ask first — curl for any body over
+    1 MB — would otherwise wait a second before sending. ``send`` writes raw bytes to the client
+    (``uwsgi.send``). RFC 9110 lets the final answer follow the interim one whatever it is."""
+    def with_continue(environ, start_response):
+        if (environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+                and environ.get("SERVER_PROTOCOL") == "HTTP/1.1"):
+            send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return application(environ, start_response)
+
+    return with_continue
+
+
 def die_with_parent() -> None:
     """Be killed the moment the parent process dies, however it dies. Set in the uWSGI master
     (its parent is ``serve``) and in each worker after the fork (its parent is the master): a

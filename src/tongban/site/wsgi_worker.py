@@ -4,7 +4,7 @@ server's master process, settled (``core.runtime``), and then forked into the wo
 from django.db import connections
 
 from tongban.core.runtime import settle_worker
-from tongban.core.serving import die_with_parent
+from tongban.core.serving import answering_expect_continue, die_with_parent
 from tongban.site.wsgi import application
 
 settle_worker()
@@ -15,6 +15,7 @@ try:
     import uwsgi  # only inside the uWSGI server
 
     uwsgi.post_fork_hook = die_with_parent
+    application = answering_expect_continue(application, uwsgi.send)
 except ImportError:
     pass
 
