@@ -106,6 +106,9 @@ def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if url:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # The same backend, with a health check that sends nothing (core/dbbackends).
+            config["ENGINE"] = "tongban.core.dbbackends.postgresql"
         return config
     # Embedded default. WAL lets readers run beside the writer; IMMEDIATE makes a write
     # transaction take the write lock at BEGIN, so it never fails upgrading from a read
