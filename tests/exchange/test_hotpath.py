@@ -134,3 +134,40 @@ def test_a_broken_connection_falls_back_and_reconnects():
     connection.connection.close()  # the server went away between requests
     assert access.query(env.clerk, env.code, id_number(2))["record"]
     assert Access.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # conftest reloads the migrations' reference data after a flush
+def test_on_sqlite_the_access_row_is_written_during_a_write_turn(monkeypatch):
+    # core.writeturns orders the frequent SQLite writers (this write, the sequencer's) with a
+    # kernel lock; the write must begin and commit inside the turn, and nothing else be written.
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL needs no turns")
+    env = consumer_env()
+    access.query(env.clerk, env.code, id_number(1))
+    connection.ensure_connection()
+    written_in_turn: list[str] = []
+    holding = [False]
+    original = access_log.write_turn
+
+    class Spy(original):
+        def __enter__(self):
+            holding[0] = super().__enter__()
+            return holding[0]
+
+        def __exit__(self, *exc):
+            holding[0] = False
+            return super().__exit__(*exc)
+
+    def trace(sql):
+        if sql.lstrip().upper().startswith(("BEGIN", "INSERT", "COMMIT")):
+            written_in_turn.append((holding[0], sql.split()[0].upper()))
+
+    monkeypatch.setattr(access_log, "write_turn", Spy)
+    connection.connection.set_trace_callback(trace)
+    try:
+        access.query(env.clerk, env.code, id_number(2))
+    finally:
+        connection.connection.set_trace_callback(None)
+    # BEGIN, the rate-limit counter and the access row, COMMIT: all inside the turn
+    assert [verb for _, verb in written_in_turn] == ["BEGIN", "INSERT", "INSERT", "COMMIT"]
+    assert all(held for held, _ in written_in_turn)

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, OperationalError, close_old_connections, connections, transaction
 
+from tongban.core.writeturns import write_turn
 from tongban.ledger import keystore, notes, storage
 from tongban.ledger.merkle import CompactRange, HashProfile, empty_root, root_node_ids
 from tongban.ledger.models import Checkpoint, TreeState
@@ -176,7 +177,9 @@ def _needs_checkpoint(using: str) -> bool:
 def _integrate_batch(limit: int, *, wait: bool, using: str) -> tuple[int, int] | None:
     connection = connections[using]
     try:
-        with _sqlite_pragmas(connection, wait=wait):
+        with write_turn(connection, wait=wait) as turn, _sqlite_pragmas(connection, wait=wait):
+            if not turn:
+                return None
             with transaction.atomic(using=using):
                 if not _take_lock(connection, wait):
                     return None

@@ -13,13 +13,13 @@ only (``subject_hash``).
 from __future__ import annotations
 
 import datetime
-import sqlite3
 import time
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from tongban.core.errors import RateLimited
+from tongban.core.writeturns import write_turn
 from tongban.exchange.services import authz
 from tongban.exchange.services.authz import GrantView
 from tongban.identity.access import Actor
@@ -193,32 +193,6 @@ def record_access(actor: Actor, grant: GrantView, mode: str, *, items_json: str,
 
 
 _LIMITED = -1
-_BEGIN_POLL_SECONDS = 0.0005
-
-
-def _begin_immediate(raw) -> None:
-    """``BEGIN IMMEDIATE``, waiting for the write lock in half-millisecond steps.
-
-    SQLite's own busy handler sleeps 1, 2, 5, 10, … ms between tries, so a request that finds
-    the lock held for 4 ms (the sequencer sealing a batch) waits 8; polling keeps the wait
-    close to the hold. The connection's busy timeout is restored before any other statement.
-    """
-    timeout = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
-    raw.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
-                    raise
-            time.sleep(_BEGIN_POLL_SECONDS)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-
-
 _UPSERT_WINDOW_QMARK = _UPSERT_WINDOW.replace("%s", "?")
 _INSERT_ACCESS_QMARK = _INSERT_ACCESS_SQLITE.replace("%s", "?")
 
@@ -229,8 +203,11 @@ def _record_sqlite_raw(counter: list | None, values: list) -> tuple[int | None, 
     Returns (access id, new count); (None, _LIMITED) when the limit is reached (rolled back)."""
     raw = _raw_sqlite()
     new_count = None
-    with connection.wrap_database_errors:
-        _begin_immediate(raw)
+    # The turn (core.writeturns) orders this write after the other workers' and the
+    # sequencer's, handed over by the kernel; BEGIN IMMEDIATE then normally finds SQLite's lock
+    # free, and waits in SQLite's busy handler only for a writer that takes no turns.
+    with connection.wrap_database_errors, write_turn(connection):
+        raw.execute("BEGIN IMMEDIATE")
         try:
             if counter is not None:
                 row = raw.execute(_UPSERT_WINDOW_QMARK, counter).fetchone()

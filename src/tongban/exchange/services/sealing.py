@@ -35,6 +35,7 @@ from collections import defaultdict
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from tongban.core.errors import InvalidInput
+from tongban.core.writeturns import write_turn
 from tongban.exchange.models import Access, AccessSubject, RateWindow
 from tongban.ledger import privacy as ledger_privacy
 from tongban.ledger import services as ledger
@@ -94,7 +95,7 @@ def _seal_batch(size: int, using: str) -> int:
             return 0
         built = _build_all(accesses, using)
         try:
-            with transaction.atomic(using=using):
+            with write_turn(connections[using]), transaction.atomic(using=using):
                 _store(accesses, built, using)
         except _Raced:
             continue
