@@ -249,8 +249,9 @@ def _checkpoint(using: str) -> None:
     """SQLite: copy the WAL back into the database here, in the sequencer, between batches.
 
     Otherwise the request whose commit takes the WAL past ``wal_autocheckpoint`` pages does it
-    (copying ~1,000 pages and syncing the file) while its client waits: at a thousand consuming
-    requests a second that is several requests a second, and the tail latency of all of them.
+    (copying ~1,000 pages and syncing the file) while its client waits, and, inside its write
+    turn, while every other writer waits too (``core.writeturns``; connections that take turns
+    keep the automatic checkpoint only as a safety net, so this is the WAL's checkpoint).
     PASSIVE never blocks a writer; the next writer then starts the WAL over.
     """
     connection = connections[using]
