@@ -165,3 +165,69 @@ def test_the_source_seals_at_most_once_per_interval():
     assert sealing.pending_count() == 1
     sealing._last_round.clear()
     assert sealing._source("default") == 1
+
+
+def _index_definitions(table: str) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+        else:
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                           "AND sql IS NOT NULL", [table])
+        return dict(cursor.fetchall())
+
+
+def test_the_queue_index_holds_only_the_pending_accesses():
+    definition = _index_definitions("exchange_access")["exchange_access_pending"]
+    assert "WHERE" in definition.upper() and "ledger_event_id IS NULL" in definition.replace('"', "")
+    # ... and the sealer's read of the queue still finds the pending rows in id order through it.
+    env = consumer_env()
+    for n in (1, 2, 3):
+        access.query(env.clerk, env.code, id_number(n))
+    accessed = list(Access.objects.order_by("id").values_list("id", flat=True))
+    assert [row.pk for row in sealing._pending(10, "default")] == accessed
+    sealing.seal_pending()
+    assert sealing._pending(10, "default") == []
+
+
+def test_ledger_subjects_have_no_second_index_by_entry():
+    columns = {name: info["columns"] for name, info in connection.introspection.get_constraints(
+        connection.cursor(), "ledger_subject").items() if info["index"] or info["unique"]}
+    assert ["event_id"] not in columns.values()
+    assert ["event_id", "hash"] in columns.values()  # the unique pair serves lookups by entry
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="the SQLite test database is in memory: one connection, nothing to race")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sealers_seal_each_access_exactly_once():
+    import threading
+
+    from django.db import connections
+
+    env = consumer_env(records=40)
+    for n in range(1, 41):
+        access.query(env.clerk, env.code, id_number(n))
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def seal() -> None:
+        try:
+            start.wait()
+            while sealing.seal_pending(limit=5):
+                pass
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    sealers = [threading.Thread(target=seal) for _ in range(3)]
+    for sealer in sealers:
+        sealer.start()
+    for sealer in sealers:
+        sealer.join()
+    assert errors == []
+    assert sealing.pending_count() == 0
+    entries = [entry(event)["payload"]["access"] for event in LedgerEvent.objects.filter(action="exchange.access")]
+    assert sorted(entries) == sorted(Access.objects.values_list("id", flat=True))  # one each, none twice
+    assert len(set(Access.objects.values_list("ledger_event_id", flat=True))) == 40

@@ -171,6 +171,28 @@ def test_integrate_twice_adds_nothing_twice():
     assert nodes == 9 + 4 + 2 + 1  # every perfect subtree of a 9-leaf tree
 
 
+def test_follow_freezes_what_it_loaded_after_its_first_round(monkeypatch):
+    """The worker's start-up heap leaves the collector's reach once it has run a round (a full
+    collection inside a SQLite write turn would hold up every consuming request)."""
+    import gc
+
+    monkeypatch.setattr(integrator, "close_old_connections", lambda: None)  # the test's transaction stays
+    frozen_during: list[int] = []
+
+    def stop_after_two() -> bool:
+        frozen_during.append(gc.get_freeze_count())
+        return len(frozen_during) > 2
+
+    gc.unfreeze()
+    try:
+        integrator.follow(interval=0.01, should_stop=stop_after_two)
+        frozen_after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert frozen_during[0] == 0  # nothing frozen before the first round
+    assert frozen_after > 10_000 and frozen_during[1] > 10_000
+
+
 def test_batches_each_commit_a_checkpoint():
     record_many(23)
     assert services.integrate(batch_size=5).size == 23

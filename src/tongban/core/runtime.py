@@ -25,5 +25,11 @@ def settle_worker() -> None:
     for language, _name in settings.LANGUAGES:  # the catalogs are loaded on first use otherwise
         with translation.override(language):
             translation.gettext("Not found")
+    freeze_survivors()
+
+
+def freeze_survivors() -> None:
+    """Move every object alive now to the collector's permanent generation (for a long-lived
+    process whose start-up objects never become garbage)."""
     gc.collect()
     gc.freeze()

@@ -59,8 +59,10 @@ class LedgerEvent(models.Model):
 class LedgerSubject(models.Model):
     """A keyed hash of a personal identifier an entry concerns ("find my entries")."""
 
+    # No index of its own: ``ledger_subject_once`` (event, hash) serves lookups by event, and a
+    # second index would be one more write for every subject of every entry.
     event = models.ForeignKey(LedgerEvent, verbose_name=_("entry"), on_delete=models.CASCADE,
-                              related_name="subject_hashes")
+                              related_name="subject_hashes", db_index=False)
     hash = models.CharField(_("subject hash"), max_length=64, db_index=True)
 
     class Meta:

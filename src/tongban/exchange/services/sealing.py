@@ -6,10 +6,10 @@ Instead the rows are a durable queue: ``seal_pending`` takes the oldest pending 
 (``ledger_event_id`` empty), records one ``exchange.access`` entry for each (actor, consumer
 department, ``resource:<code>``, payload mode/items/purpose/grant/accessed_at/found/
 subject_count/access, the subjects' keyed hashes as the entry's subjects) and marks the rows,
-all in ONE transaction per batch. Exactly once, even with two sealers: on PostgreSQL the rows
-are claimed with ``FOR UPDATE SKIP LOCKED``; on SQLite the batch transaction holds the database
-write lock (``BEGIN IMMEDIATE``); and the marking UPDATE is conditional on the row still being
-pending, rolling the whole batch back if any was not.
+all in ONE transaction per batch. Exactly once, even with two sealers: on PostgreSQL sealers
+take turns by a transaction-scoped advisory lock; on SQLite the batch transaction holds the
+database write lock (``BEGIN IMMEDIATE``); and the marking UPDATE is conditional on the row
+still being pending, rolling the whole batch back if any was not.
 
 An access that concerns more subjects than fit in one entry (the ledger caps entries at 64 KiB;
 a 1,000-subject lookup's hashes alone are ~67 KB) is recorded as several entries of at most
@@ -27,10 +27,12 @@ the payload; the warning logged names the access id only.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import time
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -44,6 +46,7 @@ logger = logging.getLogger("tongban.exchange")
 
 ACTION = "exchange.access"
 BATCH_SIZE = 250  # accesses per transaction: keeps SQLite's write lock short for the hot path
+SEAL_LOCK_KEY = 0x746F6E67_7365616C  # "tongseal": one sealer at a time per PostgreSQL database
 SUBJECTS_PER_ENTRY = 500
 REDACTED = "（已隐去：含个人标识）"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -73,16 +76,20 @@ class _Raced(Exception):
 
 def _seal_batch(size: int, using: str) -> int:
     if connections[using].vendor == "postgresql":
-        # Claim the rows (FOR UPDATE SKIP LOCKED): a second sealer takes the next ones. Row
-        # locks on old access rows block nobody on the hot path, which only inserts.
+        # Sealers take turns by a transaction-scoped advisory lock, then read the oldest pending
+        # rows. (Claiming rows with FOR UPDATE SKIP LOCKED instead wrote a lock into every
+        # access row, a heap write and a WAL record each, only for the marking UPDATE to write
+        # the row again.) Nothing on the hot path takes this lock.
         for _attempt in range(3):
             try:
                 with transaction.atomic(using=using):
-                    accesses = _pending(size, using, lock=True)
+                    with connections[using].cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+                    accesses = _pending(size, using)
                     if accesses:
                         _store(accesses, _build_all(accesses, using), using)
                     return len(accesses)
-            except _Raced:  # not expected under the row locks; rolled back and retried if it happens
+            except _Raced:  # not expected under the lock; rolled back and retried if it happens
                 continue
         return 0
     # SQLite: the write transaction holds the database's single write lock, which every
@@ -90,7 +97,7 @@ def _seal_batch(size: int, using: str) -> int:
     # before it, and the transaction only inserts and marks. A race with another sealer shows
     # as fewer rows marked than read: the batch is rolled back and read again.
     for _attempt in range(3):
-        accesses = _pending(size, using, lock=False)
+        accesses = _pending(size, using)
         if not accesses:
             return 0
         built = _build_all(accesses, using)
@@ -103,16 +110,31 @@ def _seal_batch(size: int, using: str) -> int:
     return 0
 
 
-def _pending(size: int, using: str, *, lock: bool) -> list[Access]:
+class _Pending(NamedTuple):
+    """A pending access as sealing reads it (plain values: model instances cost more to build
+    than the rest of an entry, and the sequencer builds one per access)."""
+
+    pk: int
+    at: datetime.datetime
+    grant_id: int | None
+    resource_code: str
+    consumer_code: str
+    actor: str
+    mode: str
+    items: list
+    purpose: str
+    subject_hash: str
+    subject_count: int
+    found: int
+
+
+def _pending(size: int, using: str) -> list[_Pending]:
     rows = (Access.objects.using(using).filter(ledger_event_id__isnull=True).order_by("id")
-            .only("id", "at", "grant_id", "resource_code", "consumer_code", "actor", "mode", "items", "purpose",
-                  "subject_hash", "subject_count", "found"))
-    if lock:
-        rows = rows.select_for_update(skip_locked=True)
-    return list(rows[:size])
+            .values_list(*_Pending._fields))
+    return [_Pending._make(row) for row in rows[:size]]
 
 
-def _build_all(accesses: list[Access], using: str) -> tuple[list, list[int]]:
+def _build_all(accesses: list[_Pending], using: str) -> tuple[list, list[int]]:
     several = [access.pk for access in accesses if not access.subject_hash and access.subject_count]
     subjects: dict[int, list[str]] = defaultdict(list)
     if several:
@@ -130,7 +152,7 @@ def _build_all(accesses: list[Access], using: str) -> tuple[list, list[int]]:
     return built, firsts
 
 
-def _store(accesses: list[Access], built_firsts: tuple[list, list[int]], using: str) -> None:
+def _store(accesses: list[_Pending], built_firsts: tuple[list, list[int]], using: str) -> None:
     built, firsts = built_firsts
     events = ledger.record_many(built, schedule_integration=False, using=using)
     marks = [(access.pk, events[first].pk) for access, first in zip(accesses, firsts, strict=True)]
@@ -138,7 +160,7 @@ def _store(accesses: list[Access], built_firsts: tuple[list, list[int]], using: 
         raise _Raced()
 
 
-def _entries(access: Access, hashes: list[str]):
+def _entries(access: _Pending, hashes: list[str]):
     chunks = [hashes[i:i + SUBJECTS_PER_ENTRY] for i in range(0, len(hashes), SUBJECTS_PER_ENTRY)] or [[]]
     payload = {
         "access": access.pk, "mode": access.mode, "items": list(access.items or ()), "purpose": access.purpose,
@@ -152,7 +174,7 @@ def _entries(access: Access, hashes: list[str]):
         yield _build(access, part, chunk)
 
 
-def _build(access: Access, payload: dict, hashes: list[str]):
+def _build(access: _Pending, payload: dict, hashes: list[str]):
     fields = {"actor": access.actor or "unknown", "action": ACTION, "subject": f"resource:{access.resource_code}",
               "department": access.consumer_code or None, "subject_hashes": hashes}
     try:
