@@ -4,9 +4,10 @@ by their keyed hash, and the ledger's sequencer draining the queue itself."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from tests.exchange.factories import person_row
 from tests.exchange.factories_access import (
@@ -201,10 +202,6 @@ def test_ledger_subjects_have_no_second_index_by_entry():
                     reason="the SQLite test database is in memory: one connection, nothing to race")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sealers_seal_each_access_exactly_once():
-    import threading
-
-    from django.db import connections
-
     env = consumer_env(records=40)
     for n in range(1, 41):
         access.query(env.clerk, env.code, id_number(n))

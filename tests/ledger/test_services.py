@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import stat
@@ -174,8 +175,6 @@ def test_integrate_twice_adds_nothing_twice():
 def test_follow_freezes_what_it_loaded_after_its_first_round(monkeypatch):
     """The worker's start-up heap leaves the collector's reach once it has run a round (a full
     collection inside a SQLite write turn would hold up every consuming request)."""
-    import gc
-
     monkeypatch.setattr(integrator, "close_old_connections", lambda: None)  # the test's transaction stays
     frozen_during: list[int] = []
 
