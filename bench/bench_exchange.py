@@ -6,7 +6,8 @@ when one is reachable at ``TONGBAN_BENCH_PG``, or ``DATABASE_URL`` names one) th
 
 1. migrates and creates a provider with a published person resource, 10,000 records, a consumer
    department with a grant (query, high rate limit) and a department-system token;
-2. starts the real server, ``tongban serve`` (uWSGI, its default 2 sync worker processes), with
+2. starts the real server, ``tongban serve`` (uWSGI, its default sync worker processes: one per
+   core on SQLite, two per core on PostgreSQL), with
    ``TONGBAN_BENCH_BARE=1`` so that the bench-only bare route exists, and the ledger's
    sequencer with the exchange's sealing registered (what ``tongban ledger integrate --follow``
    runs once the app registers it), so accesses are sealed into the ledger during the run;
@@ -30,7 +31,7 @@ load generator is the small multi-process client below, cheap enough to share th
 
 Diagnosis: ``TONGBAN_BENCH_SEQUENCER_LATE=1`` holds the sequencer until the load has stopped
 (the cost of sealing during the load then shows as the difference); ``TONGBAN_BENCH_WORKERS``
-sets ``tongban serve --workers`` (default 2).
+sets ``tongban serve --workers`` (default: serve's own).
 
 Run: ``.venv/bin/python bench/run.py bench_exchange`` (or this file directly; ``--sqlite``,
 ``--pg`` to measure only those), with the shipped settings (SQLite keeps each worker's
@@ -138,8 +139,9 @@ def _measure(label: str, extra: dict[str, str]) -> list[dict]:
         raise RuntimeError(f"exchange bench setup failed:\n{setup.stderr[-4000:]}")
     fixture = json.loads(setup.stdout.strip().splitlines()[-1])
     port = _free_port()
-    workers = os.environ.get("TONGBAN_BENCH_WORKERS", "2")
-    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", workers], env=env,
+    # The shipped default (``serving.default_workers``) unless the run says otherwise.
+    workers = ["--workers", os.environ["TONGBAN_BENCH_WORKERS"]] if os.environ.get("TONGBAN_BENCH_WORKERS") else []
+    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}", *workers], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sequencer = subprocess.Popen([sys.executable, __file__, "--sequencer"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -14,7 +14,7 @@ bench:
    tokens for demo citizens; each (citizen, item) pair used by the load was tried once in a
    rolled-back transaction (start → submit succeeds with the prefilled form: the two instant
    items and the old-age allowance);
-3. starts the real server (``tongban serve``, ``TONGBAN_BENCH_WORKERS``, default 2 sync workers)
+3. starts the real server (``tongban serve`` with its default workers, or ``TONGBAN_BENCH_WORKERS``)
    and the ledger sequencer that seals accesses during the run (``bench_exchange``'s);
 4. ramps: ``TONGBAN_BENCH_MIXED_RAMP`` (default 1,2,4,8,16) concurrent clients for
    ``TONGBAN_BENCH_MIXED_RAMP_SECONDS`` (8) each, and keeps the concurrency with the most
@@ -100,8 +100,9 @@ def _measure(label: str, extra: dict[str, str]) -> list[dict]:
     print(f"  {label} set-up: demo + {len(fixture['pairs'])} citizen/item pairs in {time.monotonic() - began:.0f} s",
           flush=True)
     port = bx._free_port()
-    workers = os.environ.get("TONGBAN_BENCH_WORKERS", "2")
-    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", workers],
+    # The shipped default (``serving.default_workers``) unless the run says otherwise.
+    workers = ["--workers", os.environ["TONGBAN_BENCH_WORKERS"]] if os.environ.get("TONGBAN_BENCH_WORKERS") else []
+    server = subprocess.Popen([str(BIN / "tongban"), "serve", "--bind", f"127.0.0.1:{port}", *workers],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sequencer = subprocess.Popen([sys.executable, bx.__file__, "--sequencer"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -35,6 +35,19 @@ RECORD = (
     "                            payload={'batch': batch, 'i': i, 'note': '数据共享'}, department='market')\n"
     "    services.integrate()\n"
 )
+# One access answered on SQLite's hot path and still in the access queue file when the backup runs.
+QUEUE_ONE_ACCESS = (
+    "import django; django.setup()\n"
+    "from django.db import connection\n"
+    "from tongban.exchange.services import access_queue\n"
+    "access_queue.enqueue(access_queue.queue_path(connection), ['2026-11-23 10:00:00', None, 'civil-00001',\n"
+    "                     'health', 'clerk', 'query', '[\"name\"]', '核查', 'a' * 64, 1, 1])\n"
+)
+ACCESSES = (
+    "import django; django.setup()\n"
+    "from tongban.exchange.models import Access\n"
+    "print(list(Access.objects.values_list('resource_code', 'consumer_code', 'subject_hash')))\n"
+)
 LATEST = (
     "import django; django.setup()\n"
     "from tongban.ledger import services\n"
@@ -117,6 +130,8 @@ def source(nodes, tmp_path_factory):
     run(env, "migrate", "-v0", check=True)
     subprocess.run([sys.executable, "-c", RECORD], env=env, check=True, timeout=120)
     run(env, "ledger", "verify", check=True)
+    if not ON_PG:
+        subprocess.run([sys.executable, "-c", QUEUE_ONE_ACCESS], env=env, check=True, timeout=120)
     upload = Path(env["TONGBAN_DATA_DIR"]) / "uploads" / "applications" / "form.pdf"
     upload.parent.mkdir(parents=True)
     upload.write_bytes(b"%PDF-1.4 test upload")
@@ -162,6 +177,10 @@ def test_round_trip_gives_a_node_whose_ledger_verifies(source, nodes):
     assert (new / "uploads/applications/form.pdf").read_bytes() == b"%PDF-1.4 test upload"
     if not ON_PG:
         assert (new / "tongban.sqlite3").exists()
+        # The access still queued when the backup ran was moved into the database first.
+        restored = subprocess.run([sys.executable, "-c", ACCESSES], env=target, capture_output=True, text=True,
+                                  check=True, timeout=120).stdout
+        assert restored.strip() == str([("civil-00001", "health", "a" * 64)])
 
 
 def test_keystore_never_in_clear(source):

@@ -176,3 +176,26 @@ def test_expect_continue_is_answered_before_the_body(server):
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.split(b" ", 2)[1] in (b"400", b"401", b"422"), answer[:200]  # the real answer follows
+
+
+@pytest.mark.parametrize(("vendor", "cores", "expected"), [
+    ("sqlite", 2, 2), ("sqlite", 1, 1), ("postgresql", 2, 4), ("postgresql", 1, 2), ("postgresql", 64, 16),
+    ("sqlite", 64, 16),
+])
+def test_default_workers_by_database_and_cores(vendor, cores, expected):
+    from tongban.core import serving
+
+    assert serving.default_workers(vendor, cores) == expected
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--workers", "0"], {}, "must be at least 1"),
+    ([], {"TONGBAN_WORKERS": "four"}, "TONGBAN_WORKERS"),
+])
+def test_a_worker_count_that_cannot_serve_is_refused_before_starting(monkeypatch, args, env, message):
+    from django.core.management import CommandError, call_command
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(CommandError, match=message):
+        call_command("serve", "--bind", "127.0.0.1:1", *args)

@@ -181,6 +181,16 @@ def _latest_checkpoint(cursor) -> str | None:
     return row[0] if row else None
 
 
+_before_dump: list[Callable[[], object]] = []
+
+
+def register_before_dump(prepare: Callable[[], object]) -> None:
+    """Run ``prepare`` before each backup's database dump (an app moving what it keeps outside
+    the database into it, e.g. the exchange's SQLite access queue); idempotent."""
+    if prepare not in _before_dump:
+        _before_dump.append(prepare)
+
+
 def dump_sqlite(target: Path) -> str | None:
     """Copies the live database with the online backup API; returns the copy's latest checkpoint."""
     source = sqlite3.connect(settings.DATABASES["default"]["NAME"], timeout=30)
@@ -237,6 +247,8 @@ def backup(out: Path, passphrase: bytes, say: Say) -> BackupResult:
     work = Path(tempfile.mkdtemp(prefix=".tongban-backup-", dir=out.parent))
     try:
         signer = keystore.signer()
+        for prepare in _before_dump:
+            prepare()
         say(f"dumping the {db_vendor} database…")
         dump = work / DB_MEMBER[db_vendor]
         note = dump_sqlite(dump) if db_vendor == "sqlite" else dump_postgresql(dump)

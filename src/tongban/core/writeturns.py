@@ -79,23 +79,31 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def lock_path(connection) -> str | None:
-    """The turn file of ``connection``'s database, or None when it needs no turns."""
+def database_file(connection) -> str | None:
+    """``connection``'s SQLite database file, or None (another backend, or in memory)."""
     if connection.vendor != "sqlite":
         return None
     name = str(connection.settings_dict.get("NAME") or "")
     if not name or name == ":memory:" or "mode=memory" in name:
         return None
-    return name + SUFFIX
+    return name
+
+
+def lock_path(connection) -> str | None:
+    """The turn file of ``connection``'s database, or None when it needs no turns."""
+    name = database_file(connection)
+    return None if name is None else name + SUFFIX
 
 
 def _turns_for(connection) -> _Turns | None:
-    name = connection.settings_dict.get("NAME")
+    return _turns_named(connection.settings_dict.get("NAME"), lock_path(connection))
+
+
+def _turns_named(name, path: str | None) -> _Turns | None:
     try:
         return _turns[name]
     except (KeyError, TypeError):
         pass
-    path = lock_path(connection)
     with _registry_lock:
         turns = _turns.get(name) if path else None
         if path and turns is None:
@@ -162,8 +170,24 @@ class write_turn:  # noqa: N801 - used like a function: ``with write_turn(connec
         turns.threads.release()
 
 
+class file_turn(write_turn):  # noqa: N801
+    """The same turns for an SQLite file that Django does not manage (its turn file is
+    ``path + SUFFIX``); the caller's connection to it keeps its automatic checkpoint as a safety
+    net itself (``AUTOCHECKPOINT_PAGES``)."""
+
+    __slots__ = ()
+
+    def __init__(self, path: str, *, wait: bool = True) -> None:
+        self.connection = None
+        self.wait = wait
+        self.turns = _turns_named(path, path + SUFFIX)
+        self.held = False
+
+
 def _own_checkpoints(connection) -> None:
     """Once per SQLite connection: the automatic checkpoint only as a safety net."""
+    if connection is None:  # a file_turn: its owner set this up
+        return
     raw = connection.connection
     if raw is not None and getattr(connection, "_turns_raw", None) is not raw:
         raw.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")

@@ -252,6 +252,24 @@ class Access(models.Model):
         return f"{self.mode} {self.resource_code} by {self.consumer_code}"
 
 
+class AccessQueueMark(models.Model):
+    """How far an SQLite access-queue file has been moved into ``Access`` (``services.access_queue``).
+
+    Advanced in the same transaction as the rows it covers, so a row is moved exactly once; keyed
+    by the queue file's own identity, so a queue file made anew starts from nothing.
+    """
+
+    queue = models.CharField(_("access queue"), max_length=32, primary_key=True)
+    moved_through = models.BigIntegerField(_("moved through"), default=0)
+
+    class Meta:
+        verbose_name = _("access queue mark")
+        verbose_name_plural = _("access queue marks")
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.moved_through}"
+
+
 class AccessSubject(models.Model):
     """The subjects of a multi-subject access (lookup), by keyed hash."""
 

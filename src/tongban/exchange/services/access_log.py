@@ -3,8 +3,10 @@
 One short write per request: the rate-limit counter (``RateWindow`` upsert per grant per
 minute, taken in leases for high limits, see ``LEASE_WRITES_PER_MINUTE``; at the limit → 429
 and nothing logged) and the ``Access`` row (plus ``AccessSubject`` rows for several subjects),
-committed before the answer is returned: no answered access is ever lost. SQLite writes in one
-short ``BEGIN IMMEDIATE`` transaction on the driver's connection; PostgreSQL commits the counter
+committed before the answer is returned: no answered access is ever lost. SQLite appends a
+single-subject access with no counter to write to the access queue file (``access_queue``,
+moved into ``Access`` by the sequencer), and otherwise writes in one short ``BEGIN IMMEDIATE``
+transaction on the driver's connection; PostgreSQL commits the counter
 without waiting for the WAL flush (``_COUNT_PG_NO_FLUSH_WAIT``) and the access row durably.
 Inside an outer transaction the write becomes a savepoint. Subjects are logged by keyed hash
 only (``subject_hash``).
@@ -20,7 +22,7 @@ from django.db import connection, transaction
 
 from tongban.core.errors import RateLimited
 from tongban.core.writeturns import write_turn
-from tongban.exchange.services import authz
+from tongban.exchange.services import access_queue, authz
 from tongban.exchange.services.authz import GrantView
 from tongban.identity.access import Actor
 from tongban.ledger import keystore
@@ -155,6 +157,10 @@ def record_access(actor: Actor, grant: GrantView, mode: str, *, items_json: str,
     vendor = connection.vendor
     on_its_own = connection.get_autocommit() and not connection.in_atomic_block
     if vendor == "sqlite" and not subject_hashes and on_its_own:
+        queue = access_queue.queue_path(connection) if counter is None else None
+        if queue is not None:  # the common case under load: see access_queue
+            with connection.wrap_database_errors:
+                return access_queue.enqueue(queue, values)
         access_id, new_count = _record_sqlite_raw(counter, values)
     elif vendor == "postgresql" and on_its_own:
         new_count = None

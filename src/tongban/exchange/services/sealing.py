@@ -39,6 +39,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from tongban.core.errors import InvalidInput
 from tongban.core.writeturns import write_turn
 from tongban.exchange.models import Access, AccessSubject, RateWindow
+from tongban.exchange.services import access_queue
 from tongban.ledger import privacy as ledger_privacy
 from tongban.ledger import services as ledger
 
@@ -53,7 +54,9 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def seal_pending(limit: int = 5000, using: str = DEFAULT_DB_ALIAS) -> int:
-    """Seal up to ``limit`` pending accesses, oldest first; returns how many were sealed."""
+    """Seal up to ``limit`` pending accesses, oldest first; returns how many were sealed.
+    (First the SQLite access queue is moved into ``Access``: see ``access_queue``.)"""
+    access_queue.drain(using, limit=limit)
     sealed = 0
     while sealed < limit:
         size = min(BATCH_SIZE, limit - sealed)
@@ -67,7 +70,8 @@ def seal_pending(limit: int = 5000, using: str = DEFAULT_DB_ALIAS) -> int:
 
 
 def pending_count(using: str = DEFAULT_DB_ALIAS) -> int:
-    return Access.objects.using(using).filter(ledger_event_id__isnull=True).count()
+    """Accesses not yet in the ledger: unsealed ``Access`` rows and rows still queued."""
+    return Access.objects.using(using).filter(ledger_event_id__isnull=True).count() + access_queue.backlog(using)
 
 
 class _Raced(Exception):
