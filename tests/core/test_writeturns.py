@@ -142,3 +142,18 @@ def test_the_automatic_checkpoint_is_only_a_safety_net_on_turn_connections(datab
     with write_turn(database):
         pass
     assert database.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == writeturns.AUTOCHECKPOINT_PAGES
+
+
+def test_a_file_outside_django_has_turns_of_its_own(tmp_path):
+    # The exchange's access queue file: its own turn file, not the main database's.
+    queue = str(tmp_path / "tongban.sqlite3-accesses")
+    with writeturns.file_turn(queue) as held:
+        assert held is True
+        assert (tmp_path / ("tongban.sqlite3-accesses" + writeturns.SUFFIX)).exists()
+        outcome = FORK.Queue()
+        process = FORK.Process(target=lambda: outcome.put(writeturns.file_turn(queue, wait=False).__enter__()))
+        process.start()
+        assert outcome.get(timeout=10) is False  # another process is refused while this one holds it
+        process.join(10)
+    with writeturns.file_turn(queue, wait=False) as again:
+        assert again is True

@@ -173,3 +173,30 @@ def test_concurrent_requests_and_a_drainer_lose_nothing_and_move_nothing_twice(q
     assert errors == []
     assert moved_hashes() == sorted(f"{n:064x}" for n in range(threads * per_thread))
     assert access_queue.backlog() == 0
+
+
+def test_workers_opening_a_new_queue_file_at_the_same_moment_all_get_in(tmp_path):
+    # Every worker's first request after a start opens the file; the first one switches it to WAL,
+    # which it must have to itself (before openings took the file's turn, one in ~13 such races
+    # failed with "database is locked" on a loaded machine).
+    for attempt in range(10):
+        path = str(tmp_path / f"{attempt}-accesses")
+        start, errors = threading.Barrier(8), []
+
+        def first_request(n: int, path: str = path, start: threading.Barrier = start, errors: list = errors) -> None:
+            try:
+                start.wait()
+                access_queue.enqueue(path, row(n))
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                errors.append(exc)
+            finally:
+                access_queue.close_all()
+
+        threads = [threading.Thread(target=first_request, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(queued_rows(path)) == 8
+    access_queue.close_all()

@@ -96,14 +96,21 @@ def lock_path(connection) -> str | None:
 
 
 def _turns_for(connection) -> _Turns | None:
-    return _turns_named(connection.settings_dict.get("NAME"), lock_path(connection))
-
-
-def _turns_named(name, path: str | None) -> _Turns | None:
+    name = connection.settings_dict.get("NAME")
     try:
         return _turns[name]
     except (KeyError, TypeError):
-        pass
+        return _register(name, lock_path(connection))
+
+
+def _file_turns(path: str) -> _Turns:
+    try:
+        return _turns[path]
+    except KeyError:
+        return _register(path, path + SUFFIX)
+
+
+def _register(name, path: str | None) -> _Turns | None:
     with _registry_lock:
         turns = _turns.get(name) if path else None
         if path and turns is None:
@@ -180,7 +187,7 @@ class file_turn(write_turn):  # noqa: N801
     def __init__(self, path: str, *, wait: bool = True) -> None:
         self.connection = None
         self.wait = wait
-        self.turns = _turns_named(path, path + SUFFIX)
+        self.turns = _file_turns(path)
         self.held = False
 
 

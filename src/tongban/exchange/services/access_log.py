@@ -138,7 +138,8 @@ def _keep_lease(grant: GrantView, minute: int, size: int, new_count: int) -> Non
 def record_access(actor: Actor, grant: GrantView, mode: str, *, items_json: str, subject_hash: str = "",
                   subject_count: int = 0, found: int = 0, subject_hashes: list[str] | None = None,
                   now: float | None = None, counted: bool = False) -> int:
-    """Count the request against the grant's rate limit and log the access; returns its id.
+    """Count the request against the grant's rate limit and log the access; returns its id (for
+    an access queued on SQLite, its id in the queue: ``Access`` numbers it when it is moved).
 
     Raises 429 ``rate_limited`` (nothing logged) when the grant's per-minute limit is reached.
     ``counted``: the request was already counted (only the access row is written).

@@ -90,13 +90,15 @@ def _open(path: str) -> tuple[sqlite3.Connection, str]:
     found = opened.get(path)
     if found is not None:
         return found
-    queue = sqlite3.connect(path, isolation_level=None, timeout=20, check_same_thread=True)
-    try:
-        queue.execute("PRAGMA journal_mode=WAL")
-        queue.execute("PRAGMA synchronous=NORMAL")
-        # The sequencer checkpoints the file after draining it (``drain``), outside any turn.
-        queue.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-        with file_turn(path):
+    # Opened under the file's turn: the first opener switches the new file to WAL (which needs
+    # it to itself: two threads doing so at once got "database is locked") and makes the schema.
+    with file_turn(path):
+        queue = sqlite3.connect(path, isolation_level=None, timeout=20, check_same_thread=True)
+        try:
+            queue.execute("PRAGMA journal_mode=WAL")
+            queue.execute("PRAGMA synchronous=NORMAL")
+            # The sequencer checkpoints the file after draining it (``drain``), outside any turn.
+            queue.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
             queue.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _SCHEMA:
@@ -105,10 +107,10 @@ def _open(path: str) -> tuple[sqlite3.Connection, str]:
             except BaseException:
                 queue.execute("ROLLBACK")
                 raise
-        (token,) = queue.execute("SELECT token FROM queue_identity WHERE id = 1").fetchone()
-    except BaseException:
-        queue.close()
-        raise
+            (token,) = queue.execute("SELECT token FROM queue_identity WHERE id = 1").fetchone()
+        except BaseException:
+            queue.close()
+            raise
     opened[path] = (queue, token)
     return queue, token
 
