@@ -51,4 +51,6 @@
     output.textContent = (ok ? "✔ " + data.ok : "✘ " + data.bad) + (root ? " " + root : "");
     output.className = "browser-verdict verdict " + (ok ? "ok" : "bad");
   });
+  // The button is served disabled and enabled only now: a click before this script ran did nothing.
+  button.disabled = false;
 })();
