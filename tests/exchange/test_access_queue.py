@@ -85,6 +85,12 @@ def test_a_request_that_counts_logs_in_place(queue_file):
     assert Access.objects.count() == 2 and access_queue.backlog() == 0
 
 
+def test_the_queue_file_is_private_to_the_platform(queue_file):
+    access_queue.enqueue(queue_file, row(1))
+    for suffix in ("", "-wal", "-shm"):
+        assert os.stat(queue_file + suffix).st_mode & 0o077 == 0, suffix
+
+
 @pytest.mark.django_db(transaction=True)
 def test_moved_exactly_once_even_after_a_crash_between_move_and_prune(queue_file):
     for n in range(3):

@@ -27,9 +27,10 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 def data_dir() -> Path:
-    """The directory holding the SQLite file, the keystore and uploads (created on demand)."""
+    """The directory holding the SQLite file, the keystore and uploads (created on demand, for
+    the platform's own user only: the SQLite files in it hold personal data)."""
     path = Path(os.environ.get("TONGBAN_DATA_DIR", "var")).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 

@@ -93,6 +93,9 @@ def _open(path: str) -> tuple[sqlite3.Connection, str]:
     # Opened under the file's turn: the first opener switches the new file to WAL (which needs
     # it to itself: two threads doing so at once got "database is locked") and makes the schema.
     with file_turn(path):
+        # Readable by the platform's own user only (SQLite gives its -wal and -shm files the same
+        # mode): it names who read whose record.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         queue = sqlite3.connect(path, isolation_level=None, timeout=20, check_same_thread=True)
         try:
             queue.execute("PRAGMA journal_mode=WAL")
