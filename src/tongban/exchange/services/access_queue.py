@@ -173,17 +173,18 @@ def drain(using: str = DEFAULT_DB_ALIAS, limit: int = 20_000) -> int:
     # Inside a caller's transaction the move may yet be rolled back: the rows then stay in the
     # file (the mark alone keeps them from being moved twice) until a drain outside one.
     prune = not connection.in_atomic_block
-    moved = 0
+    moved, mark = 0, _moved_through_now(connection, token)
     while moved < limit:
-        mark = _moved_through_now(connection, token)
         rows = queue.execute(_SELECT, (mark, min(DRAIN_BATCH, limit - moved))).fetchall()
         if not rows:
             break
         if _move(connection, token, mark, rows):
             moved += len(rows)
-        # else another drainer moved them meanwhile: read again from its mark
+            mark = rows[-1][0]
+        else:  # another drainer moved them meanwhile: go on from its mark
+            mark = _moved_through_now(connection, token)
     if prune:
-        _prune(path, queue, _moved_through_now(connection, token))
+        _prune(path, queue, mark)
     return moved
 
 
