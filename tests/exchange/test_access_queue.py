@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -57,8 +58,9 @@ def test_no_queue_in_memory_or_on_postgresql(db):
 @pytest.mark.django_db(transaction=True)
 def test_hot_path_queries_are_queued_then_moved_and_sealed(queue_file):
     env = consumer_env(records=5, rate=1_200_000)  # leases of 1,000: one counter write, then none
+    now = time.time()  # one moment for all five: a minute turning over would take a second lease
     for n in range(1, 6):
-        access.query(env.clerk, env.code, id_number(n))
+        access.query(env.clerk, env.code, id_number(n), now=now)
     # The first request wrote the counter, so it logged in place; the four after it were queued.
     assert Access.objects.count() == 1
     assert access_queue.backlog() == 4 and sealing.pending_count() == 5
